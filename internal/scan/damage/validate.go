@@ -1,0 +1,224 @@
+package damage
+
+import (
+	"bytes"
+	"context"
+)
+
+// A validator checks one container format without decoding media payloads.
+// It walks the structure the format promises (box headers, KLV keys,
+// markers, chunk CRCs, central directories, page headers), records every
+// structural checkpoint as a probe, and records a break wherever structure
+// must be and something else is found. A break only counts as damage when
+// the bytes found there look random: a truncated copy or zero padding is a
+// different problem, not encryption.
+
+// status is a validator's overall answer.
+type status int
+
+const (
+	// notFormat: the file does not carry this format's signature.
+	notFormat status = iota
+	// valid: every checkpoint examined held.
+	valid
+	// damaged: at least one checkpoint was replaced by random bytes.
+	damaged
+)
+
+// limits bound a validator's work on crafted input.
+const (
+	maxProbes   = 1 << 16 // structural checkpoints examined per file
+	maxBreaks   = 64      // breaks recorded per file
+	maxSpans    = 8192    // damaged extents recorded per file
+	maxDepth    = 16      // container nesting
+	maxTableLen = 1 << 24 // entries read from any table (sample sizes, xref...)
+)
+
+// probe is one structural checkpoint.
+type probe struct {
+	Off int64
+	Bad bool
+}
+
+// breakAt is a checkpoint that failed with random bytes in place of
+// structure.
+type breakAt struct {
+	Off    int64
+	Len    int64 // known extent of the damage, 0 when unknown
+	Check  string
+	Detail string
+}
+
+// span is a byte range [Off, End).
+type span struct{ Off, End int64 }
+
+// report is what a validator found.
+type report struct {
+	format string
+	status status
+	// end is the format's logical end (after the last box, the end of
+	// central directory, EOI, %%EOF ...); -1 when unknown. Bytes after it
+	// are the tail.
+	end int64
+	// breaks where structure was replaced by random bytes.
+	breaks []breakAt
+	// corrupt counts failed checkpoints whose bytes did not look random
+	// (truncation, zeros): reported, never called encryption.
+	corrupt int
+	// probes examined, in file order as far as the walk allows.
+	probes []probe
+	// spans are damaged regions whose extent is known (text runs, gaps
+	// between resynchronised structure), at most maxSpans of them;
+	// spanBytes and spanCount count all of them.
+	spans     []span
+	spanBytes int64
+	spanCount int
+	// raw lists regions whose content is never uniformly random in an
+	// intact file (PCM audio, uncompressed pixels, text, machine code):
+	// random blocks there are damage.
+	raw []span
+	// partial is set when the walk stopped early (read budget, work caps).
+	partial bool
+	// headless is set when the structure was found only after a damaged
+	// head.
+	headless bool
+	note     string
+}
+
+// vctx is the state shared by a validator run.
+type vctx struct {
+	ctx    context.Context
+	s      *source
+	size   int64
+	quick  bool
+	rep    *report
+	budget int // remaining probes
+	// deep allows payload checks that cost CPU (CRC of stored ZIP data,
+	// inflating small members, frame CRCs) within the deepBytes budget.
+	deepBytes int64
+}
+
+func newVctx(ctx context.Context, s *source, quick bool, format string) *vctx {
+	v := &vctx{ctx: ctx, s: s, size: s.size, quick: quick,
+		rep: &report{format: format, end: -1}, budget: maxProbes}
+	if !quick {
+		v.deepBytes = 256 << 20
+		if s.mem == nil {
+			v.deepBytes = 64 << 20
+		}
+	}
+	return v
+}
+
+// more reports whether the walk may go on.
+func (v *vctx) more() bool {
+	if v.budget <= 0 || !v.s.ok() || v.ctx.Err() != nil {
+		v.rep.partial = true
+		return false
+	}
+	return true
+}
+
+// ok records a checkpoint that held.
+func (v *vctx) ok(off int64) {
+	v.budget--
+	if len(v.rep.probes) < maxProbes {
+		v.rep.probes = append(v.rep.probes, probe{Off: off})
+	}
+}
+
+// fail records a checkpoint that did not hold. It looks at the bytes at
+// off: random ones make a break (damage), anything else counts as
+// corruption. It returns whether the failure was a break.
+func (v *vctx) fail(off int64, check, detail string) bool {
+	v.budget--
+	b := v.s.bytes(off, 64)
+	if !randomish(b) {
+		v.rep.corrupt++
+		return false
+	}
+	v.brk(off, 0, check, detail)
+	return true
+}
+
+// brk records damage known to be random (the caller checked).
+func (v *vctx) brk(off, n int64, check, detail string) {
+	if len(v.rep.probes) < maxProbes {
+		v.rep.probes = append(v.rep.probes, probe{Off: off, Bad: true})
+	}
+	if len(v.rep.breaks) < maxBreaks {
+		v.rep.breaks = append(v.rep.breaks, breakAt{Off: off, Len: n, Check: check, Detail: detail})
+	}
+	if n > 0 {
+		v.addSpan(off, off+n)
+	}
+	v.rep.status = damaged
+}
+
+// addSpan records a damaged extent.
+func (v *vctx) addSpan(off, end int64) {
+	v.rep.spanBytes += end - off
+	v.rep.spanCount++
+	if len(v.rep.spans) < maxSpans {
+		v.rep.spans = append(v.rep.spans, span{off, end})
+	}
+}
+
+// setLen sets the extent of the break recorded at off.
+func (v *vctx) setLen(off, n int64) {
+	if k := len(v.rep.breaks); k > 0 && v.rep.breaks[k-1].Off == off && v.rep.breaks[k-1].Len == 0 {
+		v.rep.breaks[k-1].Len = n
+	}
+	v.addSpan(off, off+n)
+}
+
+// raw marks a region whose content must not look uniformly random.
+func (v *vctx) raw(off, end int64) {
+	if end > v.size {
+		end = v.size
+	}
+	if end-off < blockSize {
+		return
+	}
+	r := v.rep.raw
+	if n := len(r); n > 0 && off <= r[n-1].End+blockSize {
+		if end > r[n-1].End {
+			r[n-1].End = end
+		}
+		return
+	}
+	if len(r) < 4096 {
+		v.rep.raw = append(r, span{off, end})
+	}
+}
+
+// randomish reports whether a short window looks like ciphertext rather
+// than a header, text or padding. Up to 64 bytes are judged; fewer than 16
+// are judged on what there is, with a proportionally lower bar.
+func randomish(b []byte) bool {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	if len(b) >= 16 {
+		return smallRandom(b)
+	}
+	if len(b) < 4 {
+		return false
+	}
+	// a few bytes: all different and not a common small integer
+	return distinct(b) == len(b) && !bytes.Equal(b[:2], []byte{0, 0})
+}
+
+// printable4 reports whether b holds a four-character code made of
+// printable ASCII (box types, chunk IDs).
+func printable4(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	for _, c := range b[:4] {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
