@@ -7,6 +7,8 @@ import (
 	"compress/flate"
 	"hash/crc32"
 	"io"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Archives and compressed streams. Their payload is random-looking by
@@ -604,18 +606,31 @@ func validateBzip2(v *vctx) {
 	if v.s.err != nil {
 		return
 	}
-	if err != nil {
-		at := cr.n - 64<<10
-		if at < 4 {
-			at = 4
-		}
-		if !v.fail(at, "bzip2-stream", "block data or CRC broken") {
-			// the failure may lie after the stream: a tail
-			v.rep.note = err.Error()
-		}
+	decodeFailed(v, err, cr.n, "bzip2-stream", "block data or CRC broken")
+	if err == nil {
+		v.rep.end = v.size
+	}
+}
+
+// decodeFailed records a decoder failure. Compressed data looks random
+// whether damaged or not, so the bytes cannot be judged; a stream that
+// simply ends early is a truncated copy, anything else (a bad block, a
+// checksum mismatch) is damage, located as near as the decoder's read
+// position allows.
+func decodeFailed(v *vctx, err error, consumed int64, check, detail string) {
+	switch {
+	case err == nil:
+		return
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		v.rep.corrupt++
+		v.rep.note = "truncated"
 		return
 	}
-	v.rep.end = cr.n
+	at := consumed - 128<<10
+	if at < 0 {
+		at = 0
+	}
+	v.brk(at, 0, check, detail+": "+err.Error())
 }
 
 // --- zstd -----------------------------------------------------------------
@@ -700,6 +715,21 @@ func validateZstd(v *vctx) {
 		off = v.size
 	}
 	v.rep.end = off
+	if v.rep.status == valid && !v.quick && off <= v.deepBytes {
+		// decode: block contents and the content checksum cover every byte
+		v.deepBytes -= off
+		cr := &countReader{r: bufio.NewReaderSize(io.NewSectionReader(readerAtSource{v.s}, 0, off), 64<<10)}
+		d, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxMemory(1<<30), zstd.WithDecoderMaxWindow(256<<20))
+		if err != nil {
+			return
+		}
+		defer d.Close()
+		_, err = io.Copy(io.Discard, d)
+		if v.s.err == nil {
+			decodeFailed(v, err, cr.n, "zstd-block", "block data or checksum broken")
+		}
+	}
 }
 
 // --- 7z -------------------------------------------------------------------

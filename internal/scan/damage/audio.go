@@ -325,8 +325,10 @@ func flacFrames(v *vctx, off, maxFrame int64) {
 	if maxFrame <= 0 {
 		maxFrame = 1 << 20
 	}
+	// the first frame follows the metadata and carries number 0
 	var prev uint64
-	have := false
+	first := true
+	have := true
 	prevOff := off
 	gapFail := func(at int64) {
 		mid := (prevOff + at) / 2
@@ -357,7 +359,12 @@ func flacFrames(v *vctx, off, maxFrame int64) {
 			variable := buf[p+1]&1 != 0
 			at := off + int64(p)
 			gap := at - prevOff
-			if have {
+			if first {
+				first = false
+				if num != 0 || at != prevOff {
+					gapFail(at)
+				}
+			} else if have {
 				switch {
 				case num <= prev:
 					continue // a false sync inside frame data

@@ -168,7 +168,10 @@ func (a *analysis) judgeKnown(rep *report, head []byte) Result {
 
 // judgeUnknown decides for a file without a known signature.
 func (a *analysis) judgeUnknown(head []byte) Result {
-	hr64 := randomish(head)
+	// a random head: 64 bytes as varied as ciphertext; when the name says
+	// which structure should be there and no signature is, 16 are enough
+	// (fine stripes and one-block heads leave no more at offset 0)
+	hr64 := randomish(head) || a.hint.format != "" && len(head) >= 16 && smallRandom(head[:16])
 	var rep *report
 	from := ""
 	if f, ok := formatByName(a.hint.format); ok && f.headless != nil {
@@ -199,10 +202,31 @@ func (a *analysis) judgeUnknown(head []byte) Result {
 	}
 	ev := a.baseEvidence(rep, from)
 	obs, _ := a.observations(rep, rep.format == "" || rep.format == "text")
+	if !hr64 && a.hint.format == "text" && rep.status == notFormat {
+		// the name says text and the file starts as text, but random
+		// stripes further in kept the signature test from seeing it
+		if enc := detectEnc(head[:minInt(len(head), 512)]); enc != encNone && len(head) >= 512 {
+			v := newVctx(a.ctx, a.s, a.quick, "text")
+			v.rep.format = "text/" + enc.String()
+			runTextScan(v, enc)
+			if v.rep.status == damaged {
+				rep, from = v.rep, "content"
+				ev = a.baseEvidence(rep, from)
+				obs, _ = a.observations(rep, true)
+			}
+		}
+	}
+	fine, striped := fineStripes(head, a.size)
+	if !hr64 && striped && len(head) >= 32 && smallRandom(head[:32]) {
+		// random cells recurring at a fixed period from offset 0, over a
+		// background that is not random: intermittent encryption finer
+		// than the signature
+		hr64 = true
+	}
 	if !hr64 {
 		// the head is not random: an unknown format, not encrypted at the
 		// start. Structure found past it may still be damaged.
-		if rep.status == damaged && from == "structure" {
+		if rep.status == damaged && (from == "structure" || from == "content") {
 			b := rep.breaks[0]
 			ev.Check, ev.Offset, ev.Detail = b.Check, b.Off, b.Detail
 			a.pattern(&ev, obs, head, rep)
@@ -223,6 +247,9 @@ func (a *analysis) judgeUnknown(head []byte) Result {
 		} else {
 			ev.Detail = fmt.Sprintf("%s structure found past a head of random bytes", what)
 		}
+	case striped:
+		ev.Check = "random-stripes"
+		ev.Detail = fmt.Sprintf("random %d-byte chunks every %d bytes from the start of otherwise structured content", fine.chunk, fine.period)
 	case a.structuredBlocks() >= 2:
 		ev.Check = "random-head"
 		ev.Detail = "random bytes at the start of otherwise structured content"
@@ -257,7 +284,7 @@ func (a *analysis) baseEvidence(rep *report, from string) Evidence {
 		Sampled:    a.quick || rep.partial,
 		BytesRead:  a.s.read,
 	}
-	if rep.end >= 0 && rep.end <= a.size {
+	if rep.end >= 0 && rep.end <= a.size && !rep.partial {
 		ev.TailBytes = a.size - rep.end
 		if ev.TailBytes > 0 {
 			t := a.s.bytes(rep.end, 256)

@@ -22,7 +22,7 @@ func validateJPEG(v *vctx) {
 	v.rep.format = "jpeg"
 	v.rep.status = valid
 	v.ok(0)
-	end := jpegWalk(v, 2, false)
+	end := jpegWalk(v, 2, false, v.size)
 	v.rep.end = end
 	// multi-picture files (MPF) put more JPEGs after the first EOI
 	for i := 0; i < 8 && end >= 0 && end < v.size && v.more(); i++ {
@@ -30,7 +30,7 @@ func validateJPEG(v *vctx) {
 		if !sniffJPEG(h) {
 			break
 		}
-		end = jpegWalk(v, end+2, false)
+		end = jpegWalk(v, end+2, false, v.size)
 		if end > v.rep.end {
 			v.rep.end = end
 		}
@@ -44,7 +44,7 @@ func validateJPEG(v *vctx) {
 // destroyed: invalid 0xFF sequences map the damage, and EOI gives the end.
 func jpegHeadless(v *vctx) {
 	v.rep.format = "jpeg"
-	end := jpegWalk(v, 0, true)
+	end := jpegWalk(v, 0, true, v.size)
 	if v.rep.status == notFormat && len(v.rep.probes) < 2 {
 		return
 	}
@@ -58,15 +58,25 @@ func jpegHeadless(v *vctx) {
 	v.rep.end = end
 }
 
-// jpegWalk follows markers from off. In scan mode (after SOS, or
-// headless) it checks 0xFF usage in 4 KiB windows: a window with an
+// jpegFrame checks a JPEG embedded as a video frame (MJPEG in AVI, MOV,
+// Matroska) in full mode, within the deep budget.
+func jpegFrame(v *vctx, off, size int64) {
+	if v.quick || size > v.deepBytes || size < 4 {
+		return
+	}
+	v.deepBytes -= size
+	jpegWalk(v, off+2, false, off+size)
+}
+
+// jpegWalk follows markers from off up to limit. In scan mode (after SOS,
+// or headless) it checks 0xFF usage in 4 KiB windows: a window with an
 // invalid sequence is damaged, one without is a good probe. It returns the
 // offset after EOI, or -1 when EOI was not found.
-func jpegWalk(v *vctx, off int64, scan bool) int64 {
+func jpegWalk(v *vctx, off int64, scan bool, limit int64) int64 {
 	const win = 4096
 	badWin := int64(-1)
 	rstNext := -1
-	for off < v.size && v.more() {
+	for off < limit && v.more() {
 		if !scan {
 			h := v.s.bytes(off, 4)
 			if len(h) < 2 {
@@ -95,7 +105,7 @@ func jpegWalk(v *vctx, off int64, scan bool) int64 {
 				return -1
 			}
 			l := int64(be16(h[2:]))
-			if l < 2 || off+2+l > v.size {
+			if l < 2 || off+2+l > limit {
 				v.fail(off, "jpeg-segment", "segment length out of range")
 				return -1
 			}
@@ -108,7 +118,7 @@ func jpegWalk(v *vctx, off int64, scan bool) int64 {
 			continue
 		}
 		// entropy-coded data
-		w := v.s.copyBytes(off, win+1)
+		w := v.s.copyBytes(off, int(minInt64(win+1, limit-off)))
 		if len(w) == 0 {
 			return -1
 		}
@@ -172,7 +182,7 @@ func jpegWalk(v *vctx, off int64, scan bool) int64 {
 		off += win
 	}
 	if badWin >= 0 {
-		v.setLen(badWin, v.size-badWin)
+		v.setLen(badWin, limit-badWin)
 	}
 	return -1
 }
@@ -344,6 +354,12 @@ func validateGIF(v *vctx) {
 			}
 			end, ok := gifSubBlocks(v, p+1)
 			if !ok {
+				if end >= v.size {
+					// the sub-block chain ran off the end: a truncated
+					// copy decodes cleanly to its last byte, random bytes
+					// do not
+					gifDecode(v, p+1, v.size, int(lit[0]), w*hgt)
+				}
 				return
 			}
 			gifDecode(v, p+1, end, int(lit[0]), w*hgt)
@@ -372,7 +388,6 @@ func gifSubBlocks(v *vctx, off int64) (int64, bool) {
 			return off, false
 		}
 	}
-	v.fail(v.size-1, "gif-block", "image data runs past the end")
 	return off, false
 }
 
@@ -387,6 +402,11 @@ func gifDecode(v *vctx, off, end int64, lit int, pixels int64) {
 	defer r.Close()
 	n, err := io.Copy(io.Discard, io.LimitReader(r, pixels+1))
 	if v.s.err != nil {
+		return
+	}
+	if err == io.ErrUnexpectedEOF && end == v.size {
+		v.rep.corrupt++
+		v.rep.note = "truncated"
 		return
 	}
 	if err != nil || n < pixels {

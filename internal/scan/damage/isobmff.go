@@ -445,6 +445,9 @@ func checkSample(v *vctx, check string, t *bmffTrack, off, sz int64) {
 		good = h[0] == 0 && h[1] == 0 && h[2] == 1
 	case "soi":
 		good = h[0] == 0xff && h[1] == 0xd8
+		if good {
+			jpegFrame(v, off, sz)
+		}
 	case "dnxhd":
 		good = h[0] == 0 && h[1] == 0 && h[2] == 2 && h[3] == 0x80
 	case "nal":

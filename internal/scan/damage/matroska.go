@@ -247,6 +247,9 @@ func mkvBlock(v *vctx, st *mkvState, off, size int64) {
 		good = len(f) >= 3 && f[0] == 0 && f[1] == 0 && f[2] == 1
 	case t.codec == "V_MJPEG":
 		good = len(f) >= 2 && f[0] == 0xff && f[1] == 0xd8
+		if good {
+			jpegFrame(v, frame, fsize)
+		}
 	case t.codec == "V_PRORES":
 		good = len(f) >= 8 && string(f[4:8]) == "icpf"
 	}

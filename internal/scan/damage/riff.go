@@ -195,6 +195,10 @@ func riffStreamChunk(v *vctx, st *riffState, id string, body, size int64) {
 		}
 	case p != nil && !bytes.HasPrefix(val, p):
 		v.fail(body, "avi-frame", "frame does not start like the others of its stream")
+		return
+	}
+	if bytes.HasPrefix(val, []byte{0xff, 0xd8}) {
+		jpegFrame(v, body, size)
 	}
 }
 
