@@ -185,8 +185,11 @@ func zipCheckData(v *vctx, en *zipEntry) {
 	if en.flags&1 != 0 || en.csize <= 0 || en.dataOff+en.csize > v.size {
 		return
 	}
-	if en.csize > v.deepBytes {
-		v.rep.partial = true
+	cost := int64(costCRC)
+	if en.method == 8 {
+		cost = costInflate
+	}
+	if en.method != 0 && en.method != 8 || !v.spend(en.csize, cost) {
 		return
 	}
 	var r io.Reader = io.NewSectionReader(readerAtSource{v.s}, en.dataOff, en.csize)
@@ -199,7 +202,6 @@ func zipCheckData(v *vctx, en *zipEntry) {
 	default:
 		return
 	}
-	v.deepBytes -= en.csize
 	h := crc32.NewIEEE()
 	n, err := io.Copy(h, io.LimitReader(r, en.usize+1))
 	if v.s.err != nil {
@@ -315,13 +317,14 @@ func validateGzip(v *vctx) {
 			return
 		}
 		v.ok(off)
-		if v.deepBytes <= 0 {
+		limit := v.deep / costInflate
+		if v.quick || limit <= 0 {
 			v.rep.partial = true
 			return
 		}
 		cr := &countReader{r: bufio.NewReaderSize(io.NewSectionReader(readerAtSource{v.s}, off, v.size-off), 64<<10)}
-		end, err := gzipMember(cr, v.deepBytes)
-		v.deepBytes -= cr.n
+		end, err := gzipMember(cr, limit)
+		v.deep -= cr.n * costInflate
 		if v.s.err != nil {
 			return
 		}
@@ -596,13 +599,11 @@ func sniffBzip2(h []byte) bool {
 func validateBzip2(v *vctx) {
 	v.ok(0)
 	v.rep.status = valid
-	if v.deepBytes <= 0 || v.size > v.deepBytes {
-		v.rep.partial = true
+	if !v.spend(v.size, costBzip2) {
 		return
 	}
 	cr := &countReader{r: bufio.NewReaderSize(io.NewSectionReader(readerAtSource{v.s}, 0, v.size), 64<<10)}
 	_, err := io.Copy(io.Discard, bzip2.NewReader(cr))
-	v.deepBytes -= v.size
 	if v.s.err != nil {
 		return
 	}
@@ -715,9 +716,8 @@ func validateZstd(v *vctx) {
 		off = v.size
 	}
 	v.rep.end = off
-	if v.rep.status == valid && !v.quick && off <= v.deepBytes {
+	if v.rep.status == valid && v.spend(off, costZstd) {
 		// decode: block contents and the content checksum cover every byte
-		v.deepBytes -= off
 		cr := &countReader{r: bufio.NewReaderSize(io.NewSectionReader(readerAtSource{v.s}, 0, off), 64<<10)}
 		d, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxMemory(1<<30), zstd.WithDecoderMaxWindow(256<<20))

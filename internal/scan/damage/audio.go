@@ -159,19 +159,14 @@ func mp3Walk(v *vctx, off int64) {
 
 // mp3Resync finds the next run of three chained frames.
 func mp3Resync(v *vctx, from int64) int64 {
-	const step = 1 << 20
-	for off := from; off < v.size && v.more(); off += step {
-		buf := v.s.copyBytes(off, step+4096)
+	return v.resync(from, v.size, func(buf []byte, base int64) int {
 		for i := 0; ; {
 			j := bytes.IndexByte(buf[i:], 0xff)
-			if j < 0 {
-				break
+			if j < 0 || i+j+4 > len(buf) {
+				return -1
 			}
 			p := i + j
-			if p+4 > len(buf) {
-				break
-			}
-			q := off + int64(p)
+			q := base + int64(p)
 			ok := true
 			for k := 0; k < 3 && ok; k++ {
 				n := mp3Frame(v.s.bytes(q, 4))
@@ -179,15 +174,11 @@ func mp3Resync(v *vctx, from int64) int64 {
 				q += int64(n)
 			}
 			if ok {
-				return off + int64(p)
+				return p
 			}
 			i = p + 1
 		}
-		if len(buf) < step+4096 {
-			return -1
-		}
-	}
-	return -1
+	})
 }
 
 // mp3Headless walks the frames found after a destroyed head.
@@ -338,7 +329,7 @@ func flacFrames(v *vctx, off, maxFrame int64) {
 	}
 	const step = 1 << 20
 	for off < v.size && v.more() {
-		buf := v.s.copyBytes(off, step+16)
+		buf := v.scanWindow(off, step+16)
 		if len(buf) < 2 {
 			break
 		}

@@ -47,6 +47,10 @@ func Classify(ctx context.Context, r io.ReaderAt, size int64, name string, opts 
 
 // analysis holds one file's examination.
 type analysis struct {
+	// fine caches fineStripes of the head window
+	fine     *stripes
+	fineSeen bool
+
 	ctx   context.Context
 	s     *source
 	size  int64
@@ -216,7 +220,7 @@ func (a *analysis) judgeUnknown(head []byte) Result {
 			}
 		}
 	}
-	fine, striped := fineStripes(head, a.size)
+	fine, striped := a.fineStripes(head)
 	if !hr64 && striped && len(head) >= 32 && smallRandom(head[:32]) {
 		// random cells recurring at a fixed period from offset 0, over a
 		// background that is not random: intermittent encryption finer
@@ -341,6 +345,20 @@ func (a *analysis) family(ev *Evidence) {
 	ev.Family, ev.FamilyBasis = a.fam.guess(ev, t)
 }
 
+// fineStripes runs fineStripes on the head window once.
+func (a *analysis) fineStripes(head []byte) (stripes, bool) {
+	if !a.fineSeen {
+		a.fineSeen = true
+		if f, ok := fineStripes(head, a.size); ok {
+			a.fine = &f
+		}
+	}
+	if a.fine == nil {
+		return stripes{}, false
+	}
+	return *a.fine, true
+}
+
 // uniformThroughout reports whether every analysed block of a file of at
 // least 4 KiB is indistinguishable from uniformly random bytes (one
 // outlier in a thousand is allowed: that is how often ciphertext itself
@@ -388,13 +406,19 @@ func (a *analysis) blockSample(n int) []BlockSample {
 	if len(bl) == 0 {
 		return nil
 	}
-	var out []BlockSample
-	step := len(bl) / n
+	// entropy was computed for every entropyEvery-th block
+	every := int(a.prof.entropyEvery)
+	if every < 1 {
+		every = 1
+	}
+	cand := (len(bl) + every - 1) / every
+	step := cand / n
 	if step < 1 {
 		step = 1
 	}
-	for i := 0; i < len(bl) && len(out) < n; i += step {
-		b := bl[i]
+	var out []BlockSample
+	for i := 0; i < cand && len(out) < n; i += step {
+		b := bl[i*every]
 		out = append(out, BlockSample{Offset: b.Off, Size: b.Stat.N,
 			Entropy: round3(b.Stat.Entropy), Chi2: round3(b.Stat.Chi2), Random: b.Stat.random()})
 	}

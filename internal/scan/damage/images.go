@@ -61,10 +61,9 @@ func jpegHeadless(v *vctx) {
 // jpegFrame checks a JPEG embedded as a video frame (MJPEG in AVI, MOV,
 // Matroska) in full mode, within the deep budget.
 func jpegFrame(v *vctx, off, size int64) {
-	if v.quick || size > v.deepBytes || size < 4 {
+	if size < 4 || !v.spend(size, costScan) {
 		return
 	}
-	v.deepBytes -= size
 	jpegWalk(v, off+2, false, off+size)
 }
 
@@ -118,7 +117,7 @@ func jpegWalk(v *vctx, off int64, scan bool, limit int64) int64 {
 			continue
 		}
 		// entropy-coded data
-		w := v.s.copyBytes(off, int(minInt64(win+1, limit-off)))
+		w := v.s.bytes(off, int(minInt64(win+1, limit-off)))
 		if len(w) == 0 {
 			return -1
 		}
@@ -233,11 +232,10 @@ func validatePNG(v *vctx) {
 			off = nxt
 			continue
 		}
-		if v.quick || n > v.deepBytes {
+		if !v.spend(n, costCRC) {
 			// structure only
 			v.ok(off)
 		} else {
-			v.deepBytes -= n
 			crc := crc32.NewIEEE()
 			io.Copy(crc, io.NewSectionReader(readerAtSource{v.s}, off+4, n+4))
 			want, _ := v.s.be32(off + 8 + n)
@@ -268,36 +266,31 @@ func pngType(b []byte) bool {
 
 // pngResync finds the next chunk whose CRC holds.
 func pngResync(v *vctx, from int64) int64 {
-	const step = 1 << 20
-	for off := from; off < v.size && v.more(); off += step {
-		buf := v.s.copyBytes(off, step+8)
+	return v.resync(from, v.size, func(buf []byte, base int64) int {
+		best := -1
 		for _, t := range []string{"IDAT", "IEND", "tEXt", "iTXt", "zTXt", "fdAT", "fcTL"} {
-			for i := 0; ; {
+			for i := 4; ; {
 				j := bytes.Index(buf[i:], []byte(t))
-				if j < 0 {
+				if j < 0 || best >= 0 && i+j-4 >= best {
 					break
 				}
-				p := off + int64(i+j) - 4
+				p := i + j - 4
 				i += j + 1
-				if p < from {
-					continue
-				}
-				n, ok := v.s.be32(p)
-				if !ok || int64(n) > v.size-p-12 {
+				at := base + int64(p)
+				n, ok := v.s.be32(at)
+				if !ok || int64(n) > v.size-at-12 {
 					continue
 				}
 				crc := crc32.NewIEEE()
-				io.Copy(crc, io.NewSectionReader(readerAtSource{v.s}, p+4, int64(n)+4))
-				if want, _ := v.s.be32(p + 8 + int64(n)); crc.Sum32() == want {
-					return p
+				io.Copy(crc, io.NewSectionReader(readerAtSource{v.s}, at+4, int64(n)+4))
+				if want, _ := v.s.be32(at + 8 + int64(n)); crc.Sum32() == want {
+					best = p
+					break
 				}
 			}
 		}
-		if len(buf) < step+8 {
-			return -1
-		}
-	}
-	return -1
+		return best
+	})
 }
 
 // --- GIF ------------------------------------------------------------------
@@ -394,10 +387,9 @@ func gifSubBlocks(v *vctx, off int64) (int64, bool) {
 // gifDecode decodes an image's LZW data (within the deep budget): random
 // bytes produce invalid codes or the wrong number of pixels.
 func gifDecode(v *vctx, off, end int64, lit int, pixels int64) {
-	if v.quick || end-off > v.deepBytes || lit < 2 || lit > 8 {
+	if lit < 2 || lit > 8 || !v.spend(end-off, costLZW) {
 		return
 	}
-	v.deepBytes -= end - off
 	r := lzw.NewReader(&gifBlockReader{r: bufio.NewReader(io.NewSectionReader(readerAtSource{v.s}, off, end-off))}, lzw.LSB, lit)
 	defer r.Close()
 	n, err := io.Copy(io.Discard, io.LimitReader(r, pixels+1))

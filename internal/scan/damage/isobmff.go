@@ -143,41 +143,45 @@ func validateBMFF(v *vctx) {
 // ffmpeg and most cameras write it last. It then checks the samples, which
 // maps where the encryption lies.
 func bmffHeadless(v *vctx) {
-	const window = 4 << 20
-	start := v.size - window
-	if start < 0 {
-		start = 0
-	}
-	buf := v.s.copyBytes(start, int(v.size-start))
+	const step = 1 << 20
 	st := &bmffState{}
-	for i := len(buf) - 4; i >= 4; i-- {
-		j := bytes.LastIndex(buf[:i+4], []byte("moov"))
-		if j < 4 {
+	// look backwards from the end, a MiB at a time, for a moov box whose
+	// first child is a movie header
+	for end := v.size; end > 0 && v.size-end < 16<<20 && !st.sawMoov; end -= step {
+		start := maxInt64(0, end-step-8)
+		buf := v.scanWindow(start, int(end-start))
+		if buf == nil {
 			break
 		}
-		i = j
-		boxOff := start + int64(j) - 4
-		b, ok := readBox(v, boxOff, v.size)
-		if !ok || b.typ != "moov" {
-			continue
-		}
-		first, ok := readBox(v, b.off+b.hdr, b.off+b.size)
-		if !ok || (first.typ != "mvhd" && first.typ != "trak" && first.typ != "iods") {
-			continue
-		}
-		st.sawMoov = true
-		v.rep.headless = true
-		bmffMoov(v, st, b.off+b.hdr, b.off+b.size)
-		v.rep.end = b.off + b.size
-		// boxes may follow moov (udta, free): extend over them
-		for v.rep.end < v.size {
-			nb, ok := readBox(v, v.rep.end, v.size)
-			if !ok {
+		for i := len(buf); i > 4; {
+			j := bytes.LastIndex(buf[:i], []byte("moov"))
+			if j < 4 {
 				break
 			}
-			v.rep.end += nb.size
+			i = j
+			boxOff := start + int64(j) - 4
+			b, ok := readBox(v, boxOff, v.size)
+			if !ok || b.typ != "moov" {
+				continue
+			}
+			first, ok := readBox(v, b.off+b.hdr, b.off+b.size)
+			if !ok || (first.typ != "mvhd" && first.typ != "trak" && first.typ != "iods") {
+				continue
+			}
+			st.sawMoov = true
+			v.rep.headless = true
+			bmffMoov(v, st, b.off+b.hdr, b.off+b.size)
+			v.rep.end = b.off + b.size
+			// boxes may follow moov (udta, free): extend over them
+			for v.rep.end < v.size {
+				nb, ok := readBox(v, v.rep.end, v.size)
+				if !ok {
+					break
+				}
+				v.rep.end += nb.size
+			}
+			break
 		}
-		break
 	}
 	if !st.sawMoov {
 		return

@@ -303,31 +303,22 @@ func mkvTracks(v *vctx, st *mkvState, off, end int64) {
 
 // mkvResync finds the next cluster after damage.
 func mkvResync(v *vctx, from, end int64) int64 {
-	const step = 1 << 20
 	id := []byte{0x1f, 0x43, 0xb6, 0x75}
-	for off := from; off < end && v.more(); off += step {
-		buf := v.s.copyBytes(off, step+16)
-		if len(buf) < 8 {
-			return -1
-		}
+	return v.resync(from, end, func(buf []byte, base int64) int {
 		for i := 0; ; {
 			j := bytes.Index(buf[i:], id)
 			if j < 0 {
-				break
+				return -1
 			}
-			cand := off + int64(i+j)
+			cand := base + int64(i+j)
 			if e, ok := ebmlAt(v, cand); ok {
 				if c, ok := ebmlAt(v, cand+e.hdr); ok && clusterChild(c.id) {
-					return cand
+					return i + j
 				}
 			}
 			i += j + 1
 		}
-		if len(buf) < step+16 {
-			return -1
-		}
-	}
-	return -1
+	})
 }
 
 // ebmlHeadless walks the clusters found after a destroyed head.

@@ -59,24 +59,18 @@ func validateOgg(v *vctx) {
 
 // resyncOn finds the next occurrence of sig from which accept holds.
 func resyncOn(v *vctx, from int64, sig []byte, accept func(int64) bool) int64 {
-	const step = 1 << 20
-	for off := from; off < v.size && v.more(); off += step {
-		buf := v.s.copyBytes(off, step+len(sig))
+	return v.resync(from, v.size, func(buf []byte, base int64) int {
 		for i := 0; ; {
 			j := bytes.Index(buf[i:], sig)
 			if j < 0 {
-				break
+				return -1
 			}
-			if p := off + int64(i+j); accept(p) {
-				return p
+			if accept(base + int64(i+j)) {
+				return i + j
 			}
 			i += j + 1
 		}
-		if len(buf) < step+len(sig) {
-			return -1
-		}
-	}
-	return -1
+	})
 }
 
 // --- ASF / WMV ------------------------------------------------------------

@@ -71,31 +71,18 @@ func klvChain(v *vctx, off int64, n int) bool {
 // klvResync finds the next offset after from where a chain of labels
 // starts.
 func klvResync(v *vctx, from int64) int64 {
-	const step = 1 << 20
-	for off := from; off < v.size && v.more(); {
-		n := int64(step + 3)
-		buf := v.s.bytes(off, int(n))
-		if len(buf) < 4 {
-			return -1
-		}
-		buf = append([]byte(nil), buf...)
+	return v.resync(from, v.size, func(buf []byte, base int64) int {
 		for i := 0; ; {
 			j := bytes.Index(buf[i:], mxfUL)
 			if j < 0 {
-				break
+				return -1
 			}
-			cand := off + int64(i+j)
-			if klvChain(v, cand, 3) {
-				return cand
+			if klvChain(v, base+int64(i+j), 3) {
+				return i + j
 			}
 			i += j + 1
 		}
-		if len(buf) < int(n) {
-			return -1
-		}
-		off += step
-	}
-	return -1
+	})
 }
 
 type mxfEssence struct {

@@ -99,7 +99,7 @@ func runsOf(obs []obsv, size int64) (runs []run, good int) {
 func (a *analysis) pattern(ev *Evidence, obs []obsv, head []byte, rep *report) {
 	size := a.size
 	runs, good := runsOf(obs, size)
-	if fine, ok := fineStripes(head, size); ok && (good > 0 || len(runs) > 1) {
+	if fine, ok := a.fineStripes(head); ok && (good > 0 || len(runs) > 1) {
 		ev.Pattern = PatternStriped
 		ev.Period, ev.Chunk = fine.period, fine.chunk
 		ev.Coverage = round3(float64(fine.chunk) / float64(fine.period))

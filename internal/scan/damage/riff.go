@@ -203,39 +203,44 @@ func riffStreamChunk(v *vctx, st *riffState, id string, body, size int64) {
 }
 
 // riffResync finds the next chunk after damage: a printable ID whose size
-// chains to another printable ID (or to the end of the parent).
+// chains to another printable ID (or to the end of the parent). AVI
+// stream chunks ("00dc", "01wb") are found by their two leading digits,
+// the rest by name.
 func riffResync(v *vctx, st *riffState, from, end int64) int64 {
-	ids := [][]byte{[]byte("00dc"), []byte("01wb"), []byte("00wb"), []byte("01dc"), []byte("00db"),
-		[]byte("idx1"), []byte("LIST"), []byte("JUNK"), []byte("ix00"), []byte("ix01")}
-	const step = 1 << 20
-	for off := from; off < end && v.more(); off += step {
-		buf := v.s.copyBytes(off, step+8)
-		if len(buf) < 8 {
-			return -1
-		}
+	named := [][]byte{[]byte("idx1"), []byte("LIST"), []byte("JUNK"), []byte("data")}
+	return v.resync(from, end, func(buf []byte, base int64) int {
 		best := -1
-		for _, id := range ids {
-			for i := 0; ; {
-				j := bytes.Index(buf[i:], id)
-				if j < 0 || best >= 0 && i+j >= best {
+		for i := 0; i+4 <= len(buf); {
+			j := bytes.IndexByte(buf[i:], '0')
+			if j < 0 {
+				break
+			}
+			p := i + j
+			if p+4 <= len(buf) && isDigit(buf[p+1]) && printable4(buf[p:]) && riffChainAt(v, st, base+int64(p), end) {
+				best = p
+				break
+			}
+			i = p + 1
+		}
+		for _, id := range named {
+			lim := len(buf)
+			if best >= 0 {
+				lim = best
+			}
+			for i := 0; i < lim; {
+				j := bytes.Index(buf[i:lim], id)
+				if j < 0 {
 					break
 				}
-				cand := off + int64(i+j)
-				if riffChainAt(v, st, cand, end) {
+				if riffChainAt(v, st, base+int64(i+j), end) {
 					best = i + j
 					break
 				}
 				i += j + 1
 			}
 		}
-		if best >= 0 {
-			return off + int64(best)
-		}
-		if len(buf) < step+8 {
-			return -1
-		}
-	}
-	return -1
+		return best
+	})
 }
 
 func riffChainAt(v *vctx, st *riffState, off, end int64) bool {

@@ -14,7 +14,7 @@ var errBudget = errors.New("read budget spent")
 // small reads (box headers, KLV keys) are served from a few cached pages
 // instead of one system call each, and the byte count reflects what a disk
 // really delivers.
-const pageSize = 16 << 10
+const pageSize = 4 << 10
 
 // source gives validators bounded random access to the file under
 // examination. Reads beyond the budget or after an I/O error return
@@ -38,6 +38,8 @@ type source struct {
 	// memory.
 	pinned [4]span
 	pinBuf [4][]byte
+	win    []byte
+	big    []byte
 }
 
 // pin keeps b, the bytes at off, for later reads.
@@ -135,9 +137,36 @@ func (s *source) bytes(off int64, n int) []byte {
 		}
 		return pg.buf[lo:hi]
 	}
-	buf := make([]byte, n)
-	got := s.fetch(buf, off)
-	return buf[:got]
+	// reads across pages go to a scratch buffer reused by the next such
+	// read
+	if cap(s.big) < n {
+		s.big = make([]byte, n)
+	}
+	got := s.fetch(s.big[:n], off)
+	return s.big[:got]
+}
+
+// window returns up to n bytes at off for a scan that does not keep them:
+// the slice is valid until the next call of window. It saves allocating
+// large buffers when the file is read through the ReaderAt.
+func (s *source) window(off int64, n int) []byte {
+	if off < 0 || n <= 0 || off >= s.size {
+		return nil
+	}
+	if rem := s.size - off; int64(n) > rem {
+		n = int(rem)
+	}
+	if s.mem != nil {
+		return s.mem[off : off+int64(n)]
+	}
+	if n <= pageSize {
+		return s.bytes(off, n)
+	}
+	if cap(s.win) < n {
+		s.win = make([]byte, n)
+	}
+	got := s.fetch(s.win[:n], off)
+	return s.win[:got]
 }
 
 // copyBytes is bytes with a private copy.

@@ -68,6 +68,21 @@ func (s blockStat) random() bool { return s.N >= 1024 && s.Chi2 <= chiRandomMax 
 // ciphertext.
 func (s blockStat) structured() bool { return s.N >= 1024 && s.Chi2 > chiStructuredMin }
 
+// chiOf computes the chi-square of a histogram of n bytes, leaving the
+// entropy (costlier: a logarithm per bin) at zero.
+func chiOf(c *[256]uint32, n int) blockStat {
+	if n == 0 {
+		return blockStat{}
+	}
+	exp := float64(n) / 256
+	var chi float64
+	for _, v := range c {
+		d := float64(v) - exp
+		chi += d * d
+	}
+	return blockStat{Chi2: chi / exp, N: n}
+}
+
 // statOf computes entropy and chi-square from a histogram of n bytes.
 func statOf(c *[256]uint32, n int) blockStat {
 	if n == 0 {
@@ -135,6 +150,14 @@ func smallRandom(p []byte) bool {
 // 256*(1-(255/256)^n); the spread is small, so a normal approximation with a
 // 3.3 sigma margin is enough.
 func minDistinct(n int) int {
+	switch n {
+	case 16:
+		return 12
+	case 32:
+		return 24
+	case 64:
+		return 48
+	}
 	fn := float64(n)
 	q := 255.0 / 256
 	mean := 256 * (1 - math.Pow(q, fn))

@@ -93,20 +93,86 @@ type vctx struct {
 	quick  bool
 	rep    *report
 	budget int // remaining probes
-	// deep allows payload checks that cost CPU (CRC of stored ZIP data,
-	// inflating small members, frame CRCs) within the deepBytes budget.
-	deepBytes int64
+	// deep is the budget for payload checks that cost CPU (decompressing
+	// members to check their CRC, decoding LZW, scanning MJPEG frames), in
+	// units of one byte hashed with SHA-256: see spend.
+	deep int64
+	// scan is the budget of bytes that resynchronisation may read past
+	// damage, looking for the structure to resume.
+	scan int64
+}
+
+// resync scans forward from from (up to end) for the place where
+// structure resumes after damage. find looks at a window of the file that
+// starts at base and returns the offset of a match in it, or -1. Windows
+// start small (structure usually resumes within a few KiB) and double up
+// to 1 MiB; consecutive windows overlap by 64 bytes so that no signature
+// is cut. It returns -1 when nothing is found or the scan budget is spent.
+func (v *vctx) resync(from, end int64, find func(buf []byte, base int64) int) int64 {
+	const overlap = 64
+	n := int64(16 << 10)
+	for off := from; off < end && v.more(); {
+		w := minInt64(n, end-off)
+		buf := v.scanWindow(off, int(w))
+		if len(buf) == 0 {
+			return -1
+		}
+		if i := find(buf, off); i >= 0 {
+			return off + int64(i)
+		}
+		if int64(len(buf)) < w || off+w >= end {
+			return -1
+		}
+		off += w - overlap
+		if n < 1<<20 {
+			n *= 2
+		}
+	}
+	return -1
+}
+
+// scanWindow reads a window for a resynchronisation scan, within the scan
+// budget; nil when the budget is spent (the result is then partial).
+func (v *vctx) scanWindow(off int64, n int) []byte {
+	if v.scan <= 0 {
+		v.rep.partial = true
+		return nil
+	}
+	v.scan -= int64(n)
+	return v.s.window(off, n)
+}
+
+// Relative costs of payload checks, per input byte, against one SHA-256
+// byte (measured on amd64).
+const (
+	costCRC     = 1 // CRC32 runs ~20x faster than SHA-256: rounded up
+	costScan    = 1 // JPEG entropy-data scan (IndexByte)
+	costInflate = 4
+	costZstd    = 2
+	costLZW     = 8
+	costBzip2   = 40
+)
+
+// spend takes n input bytes of a check of the given cost from the deep
+// budget; false means the check is skipped and the result is partial.
+func (v *vctx) spend(n, cost int64) bool {
+	if v.quick || n*cost > v.deep {
+		v.rep.partial = true
+		return false
+	}
+	v.deep -= n * cost
+	return true
 }
 
 func newVctx(ctx context.Context, s *source, quick bool, format string) *vctx {
 	v := &vctx{ctx: ctx, s: s, size: s.size, quick: quick,
 		rep: &report{format: format, end: -1}, budget: maxProbes}
 	if !quick {
-		v.deepBytes = 256 << 20
-		if s.mem == nil {
-			v.deepBytes = 64 << 20
-		}
+		// a small fixed allowance verifies small files whole; beyond it
+		// payload checks may cost 5% of hashing the file
+		v.deep = 256<<10 + s.size/20
 	}
+	v.scan = 1<<20 + s.size/16
 	return v
 }
 
