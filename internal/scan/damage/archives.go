@@ -607,6 +607,11 @@ func validateBzip2(v *vctx) {
 	if v.s.err != nil {
 		return
 	}
+	if err == bzip2.StructuralError("bad magic value in continuation file") {
+		// the stream ended and something else follows: a tail whose
+		// start the decoder does not tell
+		return
+	}
 	decodeFailed(v, err, cr.n, "bzip2-stream", "block data or CRC broken")
 	if err == nil {
 		v.rep.end = v.size
@@ -927,8 +932,16 @@ func validateTar(v *vctx) {
 			break
 		}
 		if bytes.Count(h, []byte{0}) == 512 {
-			off += 512
-			continue // end-of-archive blocks
+			// end of archive: zero blocks up to the record size, then
+			// anything is a tail
+			for off < v.size {
+				z := v.s.bytes(off, 512)
+				if len(z) == 0 || bytes.Count(z, []byte{0}) != len(z) {
+					break
+				}
+				off += int64(len(z))
+			}
+			break
 		}
 		if !tarSumOK(h) {
 			v.fail(off, "tar-header", "header checksum mismatch")

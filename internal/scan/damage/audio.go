@@ -140,6 +140,9 @@ func mp3Walk(v *vctx, off int64) {
 			off = v.size // truncated last frame
 			break
 		}
+		if frames > 0 && mp3Resync(v, off+1) < 0 && v.tailAt(off) {
+			return
+		}
 		if !v.fail(off, "mp3-frame", "MPEG audio frame header expected") {
 			break
 		}
@@ -280,7 +283,7 @@ func flacHeader(b []byte) (hlen int, num uint64, ok bool) {
 func validateFLAC(v *vctx) {
 	v.rep.format = "flac"
 	off := int64(4)
-	var maxFrame int64
+	var minFrame, maxFrame int64
 	for v.more() {
 		h := v.s.bytes(off, 4)
 		if len(h) < 4 {
@@ -295,6 +298,7 @@ func validateFLAC(v *vctx) {
 		}
 		if typ == 0 {
 			if si := v.s.bytes(off+4, 34); len(si) == 34 {
+				minFrame = int64(si[4])<<16 | int64(si[5])<<8 | int64(si[6])
 				maxFrame = int64(si[7])<<16 | int64(si[8])<<8 | int64(si[9])
 			}
 		}
@@ -305,77 +309,86 @@ func validateFLAC(v *vctx) {
 		}
 	}
 	v.rep.status = valid
-	flacFrames(v, off, maxFrame)
+	flacFrames(v, off, minFrame, maxFrame)
 }
 
-// flacFrames walks frames by their sync codes: each header found must
-// carry the next frame (or sample) number, and consecutive headers must not
-// be further apart than twice the largest frame the stream declares. A gap
-// is damage when the bytes in its middle look random.
-func flacFrames(v *vctx, off, maxFrame int64) {
-	if maxFrame <= 0 {
+// flacFrames walks frames by their headers: each must carry the next
+// frame (or sample) number and lie within the smallest and largest frame
+// size the stream declares after the previous one. Where the next header
+// is not where it should be, the walk looks for the next good header
+// further on; the gap is damage when the bytes in its middle look random.
+func flacFrames(v *vctx, off, minFrame, maxFrame int64) {
+	if maxFrame <= 0 || maxFrame > 16<<20 {
 		maxFrame = 1 << 20
 	}
-	// the first frame follows the metadata and carries number 0
+	if minFrame <= 0 || minFrame > maxFrame {
+		minFrame = 1
+	}
+	prevOff := off
 	var prev uint64
 	first := true
-	have := true
-	prevOff := off
 	gapFail := func(at int64) {
 		mid := (prevOff + at) / 2
 		if v.fail(mid, "flac-frame", "frames missing between two good frames") {
 			v.setLen(prevOff+1, at-prevOff-1)
 		}
 	}
-	const step = 1 << 20
-	for off < v.size && v.more() {
-		buf := v.scanWindow(off, step+16)
-		if len(buf) < 2 {
-			break
+	// next finds the first good header in [from, to), or -1; strict asks
+	// for the very next number, loose for any later one
+	next := func(from, to int64, strict bool) (int64, uint64) {
+		for from < to && v.more() {
+			w := v.s.window(from, int(minInt64(to-from+16, 1<<20)))
+			if len(w) < 6 {
+				return -1, 0
+			}
+			lim := minInt(len(w), int(to-from))
+			for i := 0; i < lim; {
+				j := bytes.IndexByte(w[i:lim], 0xff)
+				if j < 0 {
+					break
+				}
+				p := i + j
+				i = p + 1
+				_, num, ok := flacHeader(w[p:minInt(p+16, len(w))])
+				if !ok {
+					continue
+				}
+				variable := w[p+1]&1 != 0
+				switch {
+				case first && (num == 0 || !strict):
+				case !first && strict && (num == prev+1 || variable && num > prev):
+				case !first && !strict && num > prev && (variable || num-prev < 1<<24):
+				default:
+					continue
+				}
+				return from + int64(p), num
+			}
+			from += int64(lim)
 		}
-		for i := 0; ; {
-			j := bytes.IndexByte(buf[i:], 0xff)
-			if j < 0 {
+		return -1, 0
+	}
+	for prevOff < v.size && v.more() {
+		lo, hi := prevOff+minFrame, prevOff+maxFrame+1
+		if first {
+			lo, hi = prevOff, prevOff+1
+		}
+		at, num := next(lo, minInt64(hi, v.size), true)
+		if at < 0 {
+			// not where it should be: search on
+			at, num = next(lo, v.size, false)
+			if at < 0 {
 				break
 			}
-			p := i + j
-			i = p + 1
-			if p >= step {
-				break // the next window starts here
+			if !v.more() {
+				return
 			}
-			_, num, ok := flacHeader(buf[p:minInt(p+16, len(buf))])
-			if !ok {
-				continue
-			}
-			variable := buf[p+1]&1 != 0
-			at := off + int64(p)
-			gap := at - prevOff
-			if first {
-				first = false
-				if num != 0 || at != prevOff {
-					gapFail(at)
-				}
-			} else if have {
-				switch {
-				case num <= prev:
-					continue // a false sync inside frame data
-				case !variable && num > prev+1 && num-prev < 1<<24:
-					gapFail(at)
-				case !variable && num > prev+1:
-					continue
-				case gap > 2*maxFrame:
-					gapFail(at)
-				}
-			}
-			have, prev, prevOff = true, num, at
-			v.ok(at)
+			gapFail(at)
 		}
-		if len(buf) < step+16 {
-			break
-		}
-		off += step
+		first = false
+		prev, prevOff = num, at
+		v.ok(at)
 	}
-	if have && v.size-prevOff > 2*maxFrame {
+	if !first && v.more() && v.size-prevOff > 2*maxFrame {
 		gapFail(v.size)
 	}
 	v.rep.end = v.size
@@ -413,9 +426,11 @@ func validateTS(v *vctx) {
 	v.rep.format = "mpegts"
 	v.rep.status = valid
 	var badRun int64 = -1
+	lastGood := int64(0)
 	for off := int64(0); off+pk <= v.size && v.more(); off += pk {
 		b := v.s.bytes(off+lead, 1)
 		if len(b) == 1 && b[0] == 0x47 {
+			lastGood = off + pk
 			if badRun >= 0 {
 				v.setLen(badRun, off-badRun)
 				badRun = -1
@@ -433,8 +448,14 @@ func validateTS(v *vctx) {
 			}
 		}
 	}
+	v.rep.end = v.size
+	if badRun >= 0 && badRun == lastGood && v.size-lastGood <= maxTail && len(v.rep.breaks) == 1 {
+		// only the last few packets failed: an appended blob
+		v.rep.breaks, v.rep.status, v.rep.end = nil, valid, lastGood
+		v.rep.probes = v.rep.probes[:len(v.rep.probes)-1]
+		return
+	}
 	if badRun >= 0 {
 		v.setLen(badRun, v.size-badRun)
 	}
-	v.rep.end = v.size
 }

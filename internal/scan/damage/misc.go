@@ -26,6 +26,9 @@ func validateOgg(v *vctx) {
 			if off > 0 && len(h) > 0 && !randomish(v.s.bytes(off, 64)) {
 				break
 			}
+			if off > 0 && v.tailAt(off) {
+				return
+			}
 			if !v.fail(off, "ogg-page", "Ogg page expected") {
 				break
 			}
@@ -93,6 +96,9 @@ func validateASF(v *vctx) {
 			if off > 0 && !randomish(v.s.bytes(off, 64)) {
 				break
 			}
+			if v.tailAt(off) {
+				return
+			}
 			v.fail(off, "asf-object", "object header expected")
 			break
 		}
@@ -118,6 +124,9 @@ func validateMPEGPS(v *vctx) {
 		if len(h) < 4 || h[0] != 0 || h[1] != 0 || h[2] != 1 {
 			if len(h) < 4 {
 				break
+			}
+			if off > 0 && v.tailAt(off) {
+				return
 			}
 			if !v.fail(off, "mpeg-ps-packet", "pack or packet start code expected") {
 				break
@@ -209,6 +218,9 @@ func validatePSD(v *vctx) {
 	if len(c) == 2 && be16(c) > 3 {
 		v.fail(off, "psd-image-data", "compression method out of range")
 		return
+	}
+	if len(c) == 2 && be16(c) == 0 {
+		v.raw(off+2, v.size)
 	}
 	v.rep.end = v.size
 }

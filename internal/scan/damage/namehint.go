@@ -55,8 +55,20 @@ func formatOfExt(ext string) string {
 		return "riff"
 	case "aif", "aiff", "aifc":
 		return "aiff"
-	case "mp3":
+	case "mp3", "mp2", "mpga":
 		return "mp3"
+	case "ogg", "oga", "ogv", "opus", "spx":
+		return "ogg"
+	case "wmv", "wma", "asf":
+		return "asf"
+	case "mpg", "mpeg", "vob", "m2p", "m2v", "mpv":
+		return "mpeg-ps"
+	case "dpx", "cin":
+		return "dpx"
+	case "exr":
+		return "exr"
+	case "psd", "psb":
+		return "psd"
 	case "flac":
 		return "flac"
 	case "jpg", "jpeg", "jpe", "jfif":

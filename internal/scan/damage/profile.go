@@ -162,6 +162,8 @@ type profile struct {
 	gBytes int
 
 	entropyEvery int64
+	// gSmooth is set when a block of the current group is not random
+	gSmooth bool
 }
 
 func newProfile(p plan) *profile {
@@ -277,6 +279,7 @@ func (pr *profile) add(off int64, b []byte) {
 	pr.h.counts(&pr.counts)
 	if pr.gN > 0 && (off != pr.gOff+int64(pr.gBytes) || pr.gN == groupMax) {
 		pr.flushGroup()
+		pr.gSmooth = false
 	}
 	// entropy is only reported, for a sample of blocks: computing it for
 	// all would cost more than the histograms
@@ -287,10 +290,17 @@ func (pr *profile) add(off int64, b []byte) {
 	if int64(len(pr.blocks))%pr.entropyEvery == 0 {
 		st = statOf(&pr.counts, len(b))
 	}
+	if st.Chi2 <= chiRandomMax {
+		st.Smooth = smooth(b)
+		pr.gSmooth = pr.gSmooth || st.Smooth || st.Chi2 < chiRandomMin
+	} else {
+		pr.gSmooth = true
+	}
 	pr.blocks = append(pr.blocks, blockRec{Off: off, Stat: st})
 	if pr.gN == 0 {
 		pr.gOff = off
 		pr.gsum = [256]uint32{}
+		pr.gSmooth = false
 	}
 	for i, v := range pr.counts {
 		pr.gsum[i] += v
@@ -303,9 +313,12 @@ func (pr *profile) flushGroup() {
 	if pr.gN == 0 {
 		return
 	}
+	st := chiOf(&pr.gsum, pr.gBytes)
+	// a group is random only if every block in it was
+	st.Smooth = pr.gSmooth
 	pr.groups = append(pr.groups, groupRec{
 		Off:    pr.gOff,
-		Stat:   chiOf(&pr.gsum, pr.gBytes),
+		Stat:   st,
 		First:  len(pr.blocks) - pr.gN,
 		Blocks: pr.gN,
 	})

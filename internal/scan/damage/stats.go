@@ -18,6 +18,10 @@ const (
 	// random: mean + 4.5 standard deviations (about 1 block in 30,000 of
 	// true ciphertext lands above it).
 	chiRandomMax = 357
+	// chiRandomMin is the smallest: a histogram flatter than ciphertext
+	// ever gives (mean - 4.2 standard deviations) comes from a ramp or a
+	// table, not from a cipher.
+	chiRandomMin = 160
 	// chiStructuredMin is the chi-square above which no ciphertext block
 	// ever lands (mean + 15 standard deviations).
 	chiStructuredMin = 600
@@ -56,12 +60,49 @@ type blockStat struct {
 	Entropy float64 // bits per byte, 0..8
 	Chi2    float64 // chi-square against uniform, 255 degrees of freedom
 	N       int     // bytes counted
+	// Smooth is set when consecutive bytes differ by less than 3 far more
+	// often than in random bytes (gradients, ramps): only computed for
+	// blocks whose histogram looks random.
+	Smooth bool
 }
 
 // random reports whether the block is indistinguishable from uniformly
-// random bytes. Blocks shorter than 1 KiB are never called random: too few
-// bytes for the test.
-func (s blockStat) random() bool { return s.N >= 1024 && s.Chi2 <= chiRandomMax }
+// random bytes: a chi-square in the band ciphertext produces and no
+// sequential smoothness. Blocks shorter than 1 KiB are never called
+// random: too few bytes for the test.
+func (s blockStat) random() bool {
+	return s.N >= 1024 && s.Chi2 >= chiRandomMin && s.Chi2 <= chiRandomMax && !s.Smooth
+}
+
+// smooth reports whether the differences between consecutive bytes are
+// far from uniform, as they are in ramps, gradients and repeated tables
+// whose byte histogram alone would pass for random. In ciphertext the
+// differences are as uniform as the bytes.
+func smooth(p []byte) bool {
+	if len(p) < 1024 {
+		return false
+	}
+	var h histogram
+	n := len(p) - 1
+	var d [4]byte
+	i := 1
+	for ; i+3 < len(p); i += 4 {
+		d[0] = p[i] - p[i-1]
+		d[1] = p[i+1] - p[i]
+		d[2] = p[i+2] - p[i+1]
+		d[3] = p[i+3] - p[i+2]
+		h.t[0][d[0]]++
+		h.t[1][d[1]]++
+		h.t[2][d[2]]++
+		h.t[3][d[3]]++
+	}
+	for ; i < len(p); i++ {
+		h.t[0][p[i]-p[i-1]]++
+	}
+	var c [256]uint32
+	h.counts(&c)
+	return chiOf(&c, n).Chi2 > chiRandomMax+40
+}
 
 // structured reports whether the block is clearly not uniform random: its
 // chi-square is more than 15 standard deviations above the mean of
@@ -111,7 +152,11 @@ func statBytes(p []byte) blockStat {
 	h.add(p)
 	var c [256]uint32
 	h.counts(&c)
-	return statOf(&c, len(p))
+	st := statOf(&c, len(p))
+	if st.Chi2 <= chiRandomMax {
+		st.Smooth = smooth(p)
+	}
+	return st
 }
 
 // distinct counts the distinct byte values in p (len(p) <= 256 is the

@@ -207,6 +207,22 @@ func (v *vctx) fail(off int64, check, detail string) bool {
 	return true
 }
 
+// maxTail is the largest run of random bytes at the very end of a file
+// that a chain walk takes for an appended blob (a ransomware key footer)
+// rather than for damage running to the end.
+const maxTail = 4096
+
+// tailAt decides, for a chain walk that found no structure at off, whether
+// what follows is an appended tail (short, up to the end of the file) and
+// records the logical end if so.
+func (v *vctx) tailAt(off int64) bool {
+	if off <= 0 || v.size-off > maxTail {
+		return false
+	}
+	v.rep.end = off
+	return true
+}
+
 // brk records damage known to be random (the caller checked).
 func (v *vctx) brk(off, n int64, check, detail string) {
 	if len(v.rep.probes) < maxProbes {
