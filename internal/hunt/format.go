@@ -25,8 +25,9 @@ type Format interface {
 	Decode(ctx context.Context, in *Input, emit func(*Event) error) (DecodeStats, error)
 }
 
-// SniffSize is how many leading bytes Sniff sees.
-const SniffSize = 4096
+// SniffSize is how many leading bytes Sniff sees: enough for an EVTX file
+// header and the magic of the first chunk after it.
+const SniffSize = 8192
 
 // Input is one file's content as a Format sees it.
 type Input struct {

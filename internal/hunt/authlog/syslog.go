@@ -569,3 +569,6 @@ func parseSD(s string) (map[string]string, string, bool) {
 	}
 	return sd, s, true
 }
+
+// InfersYear implements hunt.YearInferrer: RFC 3164 stamps carry no year.
+func (Syslog) InfersYear() bool { return true }
