@@ -15,15 +15,15 @@ type Category string
 
 // Categories.
 const (
-	CatAccess       Category = "access"           // logons, credential use, lateral movement
-	CatPrivilege    Category = "privilege"        // new admins, su/sudo to root
-	CatExecution    Category = "execution"        // remote execution: PsExec, WMI, WinRM
-	CatPersistence  Category = "persistence"      // new keys, new services
-	CatEvasion      Category = "defense_evasion"  // log clearing, Defender tampering
-	CatImpactPrep   Category = "impact_prep"      // shadow copy and backup deletion, service stops
-	CatEncryption   Category = "encryption"       // ransom notes, mass encryption
+	CatAccess       Category = "access"            // logons, credential use, lateral movement
+	CatPrivilege    Category = "privilege"         // new admins, su/sudo to root
+	CatExecution    Category = "execution"         // remote execution: PsExec, WMI, WinRM
+	CatPersistence  Category = "persistence"       // new keys, new services
+	CatEvasion      Category = "defense_evasion"   // log clearing, Defender tampering
+	CatImpactPrep   Category = "impact_prep"       // shadow copy and backup deletion, service stops
+	CatEncryption   Category = "encryption"        // ransom notes, mass encryption
 	CatExfilPrep    Category = "exfiltration_prep" // password-protected archives
-	CatExfiltration Category = "exfiltration"     // exfiltration tools, uploads, cloud storage
+	CatExfiltration Category = "exfiltration"      // exfiltration tools, uploads, cloud storage
 	CatOther        Category = "other"
 )
 

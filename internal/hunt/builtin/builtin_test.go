@@ -147,8 +147,8 @@ func TestRealSamples(t *testing.T) {
 // unless it follows suspicious activity on the same host.
 func TestLogClearContext(t *testing.T) {
 	files := []string{
-		"Lateral Movement/LM_WMIC_4648_rpcss.evtx",                // 1102 then explicit credentials
-		"Credential Access/kerberos_pwd_spray_4771.evtx",          // 1102 then a spray
+		"Lateral Movement/LM_WMIC_4648_rpcss.evtx",                 // 1102 then explicit credentials
+		"Credential Access/kerberos_pwd_spray_4771.evtx",           // 1102 then a spray
 		"Lateral Movement/LM_ScheduledTask_ATSVC_target_host.evtx", // 1102 then a remote task
 	}
 	var evs []*hunt.Event
