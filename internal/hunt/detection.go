@@ -16,6 +16,7 @@ type Category string
 // Categories.
 const (
 	CatAccess       Category = "access"            // logons, credential use, lateral movement
+	CatAttempt      Category = "access_attempt"    // failed logons: tried, not (yet) in
 	CatPrivilege    Category = "privilege"         // new admins, su/sudo to root
 	CatExecution    Category = "execution"         // remote execution: PsExec, WMI, WinRM
 	CatPersistence  Category = "persistence"       // new keys, new services
