@@ -56,6 +56,5 @@ func (d *Detector) Begin(context.Context, *scan.File) (scan.Examination, error) 
 	return nil, ErrUnavailable
 }
 
-
 // Export writes the built-in pack.
 func Export(w io.Writer) error { return rulepack.Export(w) }
