@@ -1,0 +1,81 @@
+package sqlite
+
+// migrations are applied in order, each in its own transaction, and never
+// edited once released: a schema change is a new entry at the end. The
+// version of a case file is the number of migrations applied to it.
+var migrations = []string{
+	// 1: hosts, runs, files, findings, triage, host summaries.
+	`CREATE TABLE hosts (
+		id      INTEGER PRIMARY KEY,
+		name    TEXT NOT NULL UNIQUE,
+		created INTEGER NOT NULL
+	);
+	CREATE TABLE runs (
+		id       INTEGER PRIMARY KEY,
+		host_id  INTEGER NOT NULL REFERENCES hosts(id),
+		kind     TEXT NOT NULL,
+		started  INTEGER NOT NULL,
+		finished INTEGER,
+		status   TEXT NOT NULL,
+		args     TEXT,
+		ruleset  TEXT,
+		stats    TEXT
+	);
+	CREATE INDEX runs_host ON runs(host_id, kind);
+	CREATE TABLE files (
+		id         INTEGER PRIMARY KEY,
+		host_id    INTEGER NOT NULL REFERENCES hosts(id),
+		path       BLOB NOT NULL,
+		size       INTEGER NOT NULL,
+		mtime      INTEGER NOT NULL,
+		ctime      INTEGER NOT NULL,
+		dev        INTEGER NOT NULL,
+		ino        INTEGER NOT NULL,
+		mode       INTEGER NOT NULL,
+		sha256     TEXT NOT NULL,
+		sha1       TEXT NOT NULL,
+		md5        TEXT NOT NULL,
+		verdict    TEXT NOT NULL,
+		reason     TEXT NOT NULL,
+		ruleset    TEXT NOT NULL,
+		reusable   INTEGER NOT NULL,
+		run_id     INTEGER NOT NULL,
+		scanned_at INTEGER NOT NULL,
+		UNIQUE (host_id, path)
+	);
+	CREATE INDEX files_verdict ON files(host_id, verdict);
+	CREATE INDEX files_sha256 ON files(sha256);
+	CREATE TABLE findings (
+		id       INTEGER PRIMARY KEY,
+		file_id  INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+		detector TEXT NOT NULL,
+		rule     TEXT NOT NULL,
+		verdict  TEXT NOT NULL,
+		severity TEXT NOT NULL,
+		reason   TEXT NOT NULL,
+		member   TEXT NOT NULL,
+		evidence TEXT
+	);
+	CREATE INDEX findings_file ON findings(file_id);
+	CREATE INDEX findings_detector ON findings(detector, rule);
+	CREATE TABLE triage (
+		id         INTEGER PRIMARY KEY,
+		host_id    INTEGER NOT NULL REFERENCES hosts(id),
+		path       BLOB NOT NULL,
+		size       INTEGER NOT NULL,
+		mtime      INTEGER NOT NULL,
+		verdict    TEXT NOT NULL,
+		reason     TEXT NOT NULL,
+		findings   TEXT,
+		run_id     INTEGER NOT NULL,
+		scanned_at INTEGER NOT NULL,
+		UNIQUE (host_id, path)
+	);
+	CREATE TABLE host_summaries (
+		host_id INTEGER NOT NULL REFERENCES hosts(id),
+		kind    TEXT NOT NULL,
+		data    TEXT NOT NULL,
+		updated INTEGER NOT NULL,
+		PRIMARY KEY (host_id, kind)
+	);`,
+}
