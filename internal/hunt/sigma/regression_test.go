@@ -156,4 +156,3 @@ func TestRegression(t *testing.T) {
 		t.Errorf("only %d of %d regression cases pass, want at least 190", pass, total)
 	}
 }
-

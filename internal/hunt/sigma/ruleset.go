@@ -192,7 +192,7 @@ type evalCtx struct {
 }
 
 type kwValue struct {
-	name         string
+	name        string
 	orig, lower string
 }
 
