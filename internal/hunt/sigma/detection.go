@@ -214,6 +214,10 @@ func compileField(key string, n *yaml.Node, fieldMap map[string]string) (fieldMa
 			return fm, fmt.Errorf("field %s: unknown modifier %q", field, m)
 		}
 	}
+	if fm.keyword && match == "" {
+		// Keywords are a full-text search: a value may occur anywhere.
+		leading, trailng = true, true
+	}
 	var values []*yaml.Node
 	switch n.Kind {
 	case yaml.ScalarNode:
