@@ -29,11 +29,13 @@ const (
 
 // Limits that keep a crafted chunk from costing unbounded time or memory.
 const (
-	maxNesting        = 8       // BinXML values nested inside substitution values
-	maxTemplateOps    = 8192    // ops in one compiled template
-	maxValues         = 4096    // substitution values of one template instance
-	maxOpsPerRecord   = 1 << 17 // ops executed for one record, nesting included
-	maxRecordText     = 4 << 20 // rendered text of one record
+	maxNesting        = 8        // BinXML values nested inside substitution values
+	maxTemplateOps    = 8192     // ops in one compiled template
+	maxValues         = 4096     // substitution values of one template instance
+	maxOpsPerRecord   = 1 << 17  // ops executed for one record, nesting included
+	maxOpsPerChunk    = 1 << 21  // ops executed and template tokens compiled for one chunk
+	maxRecordText     = 1 << 20  // rendered text of one record
+	maxChunkText      = 16 << 20 // rendered text of one chunk
 	maxElementDepth   = 64
 	maxFieldsPerEvent = 1024
 )
@@ -84,6 +86,8 @@ type decoder struct {
 	templates map[uint32]*template
 	ext       extractor
 	ops       int // ops executed for the current record
+	chunkOps  int // ops and compiled tokens for the current chunk
+	panics    bool
 	valPool   [][]valueRef
 }
 
@@ -96,6 +100,8 @@ func newDecoder() *decoder {
 
 func (d *decoder) reset(chunk []byte) {
 	d.data = chunk
+	d.ext.total = 0
+	d.chunkOps = 0
 	clear(d.names)
 	clear(d.templates)
 }
@@ -211,6 +217,9 @@ func (d *decoder) compile(c *cursor) ([]op, error) {
 	for c.pos < c.end {
 		if len(ops) > maxTemplateOps {
 			return nil, errors.New("template has too many tokens")
+		}
+		if d.chunkOps++; d.chunkOps > maxOpsPerChunk {
+			return nil, errBudget
 		}
 		tok, err := c.u8()
 		if err != nil {
@@ -349,8 +358,8 @@ func (d *decoder) stream(c *cursor, depth int) error {
 		if err != nil {
 			return err
 		}
-		if d.ops++; d.ops > maxOpsPerRecord {
-			return errBudget
+		if err := d.tick(); err != nil {
+			return err
 		}
 		switch tok & 0x3f {
 		case tokEOF:
@@ -448,6 +457,16 @@ func (d *decoder) instance(c *cursor, depth int) error {
 	return d.run(t.ops, vals, depth)
 }
 
+// tick counts one decoding step against the record and chunk budgets.
+func (d *decoder) tick() error {
+	d.ops++
+	d.chunkOps++
+	if d.ops > maxOpsPerRecord || d.chunkOps > maxOpsPerChunk {
+		return errBudget
+	}
+	return nil
+}
+
 // values returns a scratch slice for the substitution values at depth.
 func (d *decoder) values(depth, n int) []valueRef {
 	for len(d.valPool) <= depth {
@@ -466,8 +485,8 @@ func (d *decoder) values(depth, n int) []valueRef {
 func (d *decoder) run(ops []op, vals []valueRef, depth int) error {
 	for i := range ops {
 		o := &ops[i]
-		if d.ops++; d.ops > maxOpsPerRecord {
-			return errBudget
+		if err := d.tick(); err != nil {
+			return err
 		}
 		switch o.kind {
 		case opStart:

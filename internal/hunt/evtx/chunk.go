@@ -47,6 +47,9 @@ func (r *chunkResult) problem(off int64, format string, args ...any) {
 func (d *decoder) decodeChunk(index int, base int64, data []byte, source string) (res chunkResult) {
 	res.index = index
 	defer func() {
+		if d.panics {
+			return
+		}
 		if p := recover(); p != nil {
 			res.bad = true
 			res.problem(base, "decoder failure: %v", p)

@@ -38,6 +38,9 @@ type extractor struct {
 	unnamed  []string
 	recordID uint64
 	hasID    bool
+	// total counts text rendered for the current chunk: strings made from
+	// it are kept in events, so it bounds a chunk's memory.
+	total int
 }
 
 var errTooDeep = errors.New("elements nested too deeply")
@@ -75,19 +78,22 @@ func (x *extractor) attr(name string) {
 func (x *extractor) closeStart() { x.commitAttr() }
 
 func (x *extractor) text(s string) error {
-	if len(x.buf)+len(s) > maxRecordText {
+	if len(x.buf)+len(s) > maxRecordText || x.total+len(s) > maxChunkText {
 		return errTooBig
 	}
+	x.total += len(s)
 	x.buf = append(x.buf, s...)
 	x.note(typeString, nil)
 	return nil
 }
 
 func (x *extractor) value(t byte, raw []byte) error {
-	if len(x.buf)+3*len(raw)+64 > maxRecordText {
+	if len(x.buf)+3*len(raw)+64 > maxRecordText || x.total+3*len(raw)+64 > maxChunkText {
 		return errTooBig
 	}
+	n := len(x.buf)
 	x.buf = appendValue(x.buf, t, raw)
+	x.total += len(x.buf) - n
 	x.note(t, raw)
 	return nil
 }

@@ -34,6 +34,10 @@ type Options struct {
 	// FollowSymlinks opens a symbolic link's target; by default ReadFile
 	// refuses links.
 	FollowSymlinks bool
+
+	// panics makes a decoder panic propagate instead of being reported
+	// as a lost chunk, so that fuzzing sees it.
+	panics bool
 }
 
 // Stats says how much of a file was read and what was lost.
@@ -196,6 +200,7 @@ func ReadFrom(ctx context.Context, r io.ReaderAt, size int64, name string, opt O
 					cancel(ioErr)
 					return
 				}
+				d.panics = opt.panics
 				res := d.decodeChunk(i, off, buf[:n], name)
 				if opt.Concurrent {
 					err := deliver(ctx, res.events, fn)
@@ -272,7 +277,9 @@ func ReadFrom(ctx context.Context, r io.ReaderAt, size int64, name string, opt O
 	if cause := context.Cause(ctx); cause != nil {
 		return st, cause
 	}
-	if !headerOK && st.Chunks == 0 {
+	if !headerOK && st.Records == 0 {
+		// Neither a file header nor one decodable record: whatever this
+		// is, it is not an event log.
 		return st, fmt.Errorf("evtx %s: %w", name, ErrNotEVTX)
 	}
 	return st, nil
