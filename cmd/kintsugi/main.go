@@ -72,6 +72,8 @@ the working directory, or --case / KINTSUGI_CASE).`,
 
 	root.AddCommand(
 		newVersionCommand(g),
+		newHuntCommand(g),
+		newHostsCommand(g),
 	)
 	return root
 }

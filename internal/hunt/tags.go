@@ -59,7 +59,9 @@ var techniqueCategories = map[string]Category{
 
 // tacticCategories are used when no technique decides.
 var tacticCategories = map[string]Category{
-	"impact": CatImpactPrep, "exfiltration": CatExfiltration, "collection": CatExfilPrep,
+	// a rule tagged with the exfiltration tactic but no exfiltration
+	// technique is evidence around exfiltration, not of it
+	"impact": CatImpactPrep, "exfiltration": CatExfilPrep, "collection": CatExfilPrep,
 	"lateral_movement": CatAccess, "initial_access": CatAccess, "credential_access": CatAccess,
 	"privilege_escalation": CatPrivilege, "persistence": CatPersistence, "execution": CatExecution,
 	"defense_evasion": CatEvasion,

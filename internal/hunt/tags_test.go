@@ -15,6 +15,7 @@ func TestCategoryFromTags(t *testing.T) {
 		{[]string{"attack.exfiltration", "attack.t1567.002"}, CatExfiltration, []string{"T1567.002"}},
 		{[]string{"attack.lateral_movement", "attack.t1021.002", "attack.t1570"}, CatAccess, []string{"T1021.002", "T1570"}},
 		{[]string{"attack.defense_evasion"}, CatEvasion, nil},
+		{[]string{"attack.exfiltration"}, CatExfilPrep, nil},
 		{[]string{"attack.credential_access", "attack.t1110.003"}, CatAttempt, []string{"T1110.003"}},
 		{[]string{"cve.2021-1675"}, CatOther, nil},
 	}

@@ -302,8 +302,14 @@ func (e *Engine) manyHosts() []hunt.Detection {
 	return out
 }
 
+// newSources reports network, RDP and SSH logons from a source the
+// account never used before, once the account has a baseline: it was
+// seen at least NewSourceBaseline before, and within the 30 days before
+// (a sighting years earlier says nothing about today's habits).
 func (e *Engine) newSources() []hunt.Detection {
+	const horizon = 30 * 24 * time.Hour
 	firstSeen := map[string]time.Time{}
+	lastSeen := map[string]time.Time{}
 	sources := map[string]map[string]bool{}
 	var agg aggregate
 	for i := range e.state.logons {
@@ -311,19 +317,19 @@ func (e *Engine) newSources() []hunt.Detection {
 		if !l.Success || l.Kind == "explicit" || l.Kind == "validation" {
 			continue
 		}
-		if _, ok := firstSeen[l.Account]; !ok {
+		prevLast, known := lastSeen[l.Account]
+		if !known || l.Time.Sub(prevLast) > horizon {
+			// no baseline, or a stale one: start again from here
 			firstSeen[l.Account] = l.Time
 			sources[l.Account] = map[string]bool{}
 		}
+		lastSeen[l.Account] = l.Time
 		src := l.Source
-		if !remoteSource(src, l.Host) {
-			continue
-		}
-		if sources[l.Account][src] {
+		if !remoteSource(src, l.Host) || sources[l.Account][src] {
 			continue
 		}
 		sources[l.Account][src] = true
-		if !(l.Kind == "network" || l.Kind == "rdp" || l.Kind == "ssh") || l.Time.Sub(firstSeen[l.Account]) < e.cfg.NewSourceBaseline {
+		if !remoteKind(l.Kind) || l.Time.Sub(firstSeen[l.Account]) < e.cfg.NewSourceBaseline {
 			continue
 		}
 		d := e.logonDetection("new-source-logon", l)
@@ -634,12 +640,13 @@ func (e *Engine) massEncryption() []hunt.Detection {
 // (high); before any recorded activity it is most likely an
 // administrator, or a sample's author, starting a clean log (low).
 func (e *Engine) logClears(context []hunt.Detection) []hunt.Detection {
-	suspicious := map[string]bool{} // accounts implicated by access detections
+	// accounts implicated by access detections, with when
+	suspicious := map[string][]time.Time{}
 	for _, d := range context {
 		if d.Category == hunt.CatAccess && d.Severity.Rank() >= incident.High.Rank() && d.Account != "" {
 			for _, a := range strings.Split(d.Account, ",") {
 				acct, _ := hunt.AccountKey(a)
-				suspicious[acct] = true
+				suspicious[acct] = append(suspicious[acct], d.Time)
 			}
 		}
 	}
@@ -666,8 +673,10 @@ func (e *Engine) logClears(context []hunt.Detection) []hunt.Detection {
 			sort.Slice(before, func(a, b int) bool { return before[a].Time.Before(before[b].Time) })
 			d.Context = fmt.Sprintf("cleared after %d suspicious detection(s) on this host within %s, first: %s at %s",
 				len(before), e.cfg.ClearContext, before[0].Title, before[0].Time.Format(time.RFC3339))
-		case suspicious[acct]:
-			d.Context = "cleared by " + c.account + ", an account implicated in suspicious logons"
+		case slices.ContainsFunc(suspicious[acct], func(t time.Time) bool {
+			return t.Before(c.ev.Time) && c.ev.Time.Sub(t) <= e.cfg.ClearContext
+		}):
+			d.Context = "cleared by " + c.account + ", an account implicated in suspicious logons shortly before"
 		default:
 			d.Severity = incident.Low
 			d.Context = "cleared before any recorded suspicious activity on this host: consistent with an administrator (or a sample's author) starting a clean log"
