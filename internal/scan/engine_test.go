@@ -4,9 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -256,7 +256,7 @@ func TestStreamingLargeFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "big.bin")
 	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<20) // 16 MiB
-	copy(data[3<<20-5:], "KINTSUGI-TEST-MARKER")       // across a 3 MiB chunk boundary
+	copy(data[3<<20-5:], "KINTSUGI-TEST-MARKER")            // across a 3 MiB chunk boundary
 	write(t, p, data)
 	n := &needle{marker: []byte("KINTSUGI-TEST-MARKER"), seen: map[string]int64{}}
 	cfg := scan.Config{Detectors: []scan.Detector{n}, Limits: scan.Limits{WholeFile: 1 << 20, Chunk: 3 << 20}}

@@ -64,8 +64,8 @@ func TestDetector(t *testing.T) {
 	d := NewDetector(s)
 	tests := []struct {
 		path, member, sha string
-		want          incident.Verdict
-		rule          string
+		want              incident.Verdict
+		rule              string
 	}{
 		{"/e/eicar.com", "", eicarSHA256, incident.Malicious, "sha256"},
 		{"/e/other", "", strings.Repeat("0", 64), incident.Clean, ""},
