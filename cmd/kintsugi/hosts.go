@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kintsugi-ir/kintsugi/internal/casestore"
-	"github.com/kintsugi-ir/kintsugi/internal/casestore/sqlite"
 	"github.com/kintsugi-ir/kintsugi/internal/hunt"
 	"github.com/kintsugi-ir/kintsugi/internal/hunt/correlate"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
+	"github.com/kintsugi-ir/kintsugi/internal/ui"
 )
 
 func newHostsCommand(g *globals) *cobra.Command {
@@ -74,9 +73,9 @@ type hostVerdict struct {
 }
 
 func runHosts(ctx context.Context, g *globals, format string, loc *time.Location) error {
-	s, err := sqlite.Open(ctx, g.casePath)
+	s, err := g.openStore(ctx)
 	if err != nil {
-		return withHint(err, "name the case with --case PATH or KINTSUGI_CASE")
+		return err
 	}
 	defer s.Close()
 	vs, err := hostVerdicts(ctx, s)
@@ -231,8 +230,8 @@ func writeHostsJSONL(w io.Writer, vs []hostVerdict) error {
 }
 
 func writeHostsTable(w io.Writer, vs []hostVerdict, loc *time.Location) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tACCESSED\tENCRYPTED\tEXFILTRATED\tFIRST SEEN\tLAST SEEN\tEVIDENCE\tSOURCES")
+	t := &ui.Table{Header: []string{"HOST", "ACCESSED", "ENCRYPTED", "EXFILTRATED", "FIRST SEEN", "LAST SEEN", "EVIDENCE", "SOURCES"},
+		Right: []bool{false, false, false, false, false, false, true, false}}
 	var acc, enc, exf int
 	for _, v := range vs {
 		src := ""
@@ -252,8 +251,7 @@ func writeHostsTable(w io.Writer, vs []hostVerdict, loc *time.Location) error {
 		if v.LastSeen != nil {
 			last = *v.LastSeen
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Host, yesNo(v.Accessed), yesNo(v.Encrypted), yesNo(v.Exfiltrated),
-			showTime(first, loc), showTime(last, loc), v.EvidenceCount, src)
+		t.Add(v.Host, yesNo(v.Accessed), yesNo(v.Encrypted), yesNo(v.Exfiltrated), showTime(first, loc), showTime(last, loc), v.EvidenceCount, src)
 		if v.Accessed {
 			acc++
 		}
@@ -264,7 +262,7 @@ func writeHostsTable(w io.Writer, vs []hostVerdict, loc *time.Location) error {
 			exf++
 		}
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\n%d hosts: %d accessed, %d encrypted, %d exfiltrated\n", len(vs), acc, enc, exf)

@@ -13,16 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
-	"golang.org/x/term"
 
 	"github.com/kintsugi-ir/kintsugi/internal/casestore"
-	"github.com/kintsugi-ir/kintsugi/internal/casestore/sqlite"
 	"github.com/kintsugi-ir/kintsugi/internal/hunt"
 	"github.com/kintsugi-ir/kintsugi/internal/hunt/authlog"
 	"github.com/kintsugi-ir/kintsugi/internal/hunt/builtin"
@@ -30,6 +26,7 @@ import (
 	"github.com/kintsugi-ir/kintsugi/internal/hunt/evtx"
 	"github.com/kintsugi-ir/kintsugi/internal/hunt/sigma"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
+	"github.com/kintsugi-ir/kintsugi/internal/ui"
 )
 
 type huntOptions struct {
@@ -124,9 +121,7 @@ func parseHuntOptions(g *globals, o huntOptions) (huntConfig, error) {
 	if o.workers < 0 {
 		return c, usageError{fmt.Errorf("--workers %d: want 0 (all CPUs) or more", o.workers)}
 	}
-	if f, ok := g.stderr.(*os.File); ok && !c.jsonl && !g.quiet && term.IsTerminal(int(f.Fd())) {
-		c.progress = true
-	}
+	c.progress = !c.jsonl && !g.quiet && ui.IsTerminal(g.stderr)
 	return c, nil
 }
 
@@ -295,9 +290,9 @@ func runHunt(ctx context.Context, g *globals, o huntOptions, paths []string) err
 	}
 	var store casestore.Store
 	if !o.noStore {
-		s, err := sqlite.Open(ctx, g.casePath)
+		s, err := g.openStore(ctx)
 		if err != nil {
-			return withHint(err, "choose another case with --case PATH, or run without a case store: --no-store")
+			return err
 		}
 		defer s.Close()
 		store = s
@@ -317,20 +312,20 @@ func runHunt(ctx context.Context, g *globals, o huntOptions, paths []string) err
 	}
 	col := &collector{coverage: map[string]*correlate.Coverage{}}
 	opt := hunt.Options{Formats: huntFormats(workers), Host: o.host, Location: cfg.loc, Workers: workers, Log: g.log}
-	var bar *mpb.Bar
-	var prog *mpb.Progress
+	var filesTotal, bytesRead, bytesTotal atomic.Int64
+	var listed atomic.Bool
+	opt.OnStart = func(files int, total int64) {
+		filesTotal.Store(int64(files))
+		bytesTotal.Store(total)
+		listed.Store(true)
+	}
+	opt.OnProgress = func(n int64) { bytesRead.Add(n) }
+	var pr *ui.Progress
 	if cfg.progress {
-		prog = mpb.NewWithContext(ctx, mpb.WithOutput(g.stderr), mpb.WithWidth(40))
-		opt.OnStart = func(files int, total int64) {
-			bar = prog.AddBar(total,
-				mpb.PrependDecorators(decor.Name(fmt.Sprintf("hunt %d files ", files)), decor.CountersKibiByte("% .1f / % .1f")),
-				mpb.AppendDecorators(decor.Percentage(), decor.Name(" "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f")))
-		}
-		opt.OnProgress = func(n int64) {
-			if bar != nil {
-				bar.IncrInt64(n)
-			}
-		}
+		pr = ui.StartProgress(g.stderr, ui.Counters{
+			Label: "hunt", Files: filesTotal.Load, Bytes: bytesRead.Load,
+			Total: func() (int64, bool) { return bytesTotal.Load(), listed.Load() },
+		})
 	}
 	started := time.Now()
 	rep, err := hunt.Read(ctx, paths, opt, func(ev *hunt.Event) error {
@@ -341,11 +336,8 @@ func runHunt(ctx context.Context, g *globals, o huntOptions, paths []string) err
 		engine.Observe(ev, col.add)
 		return nil
 	})
-	if prog != nil {
-		if bar != nil {
-			bar.SetTotal(-1, true)
-		}
-		prog.Wait()
+	if pr != nil {
+		pr.Stop()
 	}
 	if err != nil {
 		return err
@@ -454,7 +446,7 @@ func reportLosses(g *globals, rep *hunt.Report) {
 			fmt.Fprintf(g.stderr, "  ... and %d more\n", len(ls)-10)
 			break
 		}
-		fmt.Fprintf(g.stderr, "  %s: %s: %d records read, %d lost: %s\n", f.Path, f.Status, f.Records, f.Bad, f.Reason)
+		fmt.Fprintf(g.stderr, "  %s: %s: %d records read, %d lost: %s\n", ui.Path(f.Path), f.Status, f.Records, f.Bad, f.Reason)
 	}
 	fmt.Fprintln(g.stderr, "hint: every readable record of these files was used; the list per file is in --format jsonl (type file)")
 }
@@ -491,7 +483,7 @@ func hostDamage(ctx context.Context, s casestore.Store, h incident.Host) (correl
 	d.Files = int(counts[incident.Encrypted].Files)
 	if d.Files > 0 {
 		err := s.Files(ctx, h.ID, casestore.FileQuery{Verdicts: []incident.Verdict{incident.Encrypted}}, func(r casestore.FileRecord) error {
-			d.Examples = append(d.Examples, string(r.Path))
+			d.Examples = append(d.Examples, ui.Path(string(r.Path)))
 			if len(d.Examples) == 3 {
 				return errEnough
 			}
@@ -506,7 +498,7 @@ func hostDamage(ctx context.Context, s casestore.Store, h incident.Host) (correl
 		if r.Verdict == incident.Encrypted {
 			d.Files++
 			if len(d.Examples) < 3 {
-				d.Examples = append(d.Examples, string(r.Path)+" (quick triage)")
+				d.Examples = append(d.Examples, ui.Path(string(r.Path))+" (quick triage)")
 			}
 		}
 		return nil
@@ -591,8 +583,8 @@ func showTime(t time.Time, loc *time.Location) string {
 }
 
 func writeHuntTable(w io.Writer, res *correlate.Result, rep *hunt.Report, st huntStats, loc *time.Location) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tACCESSED\tENCRYPTED\tEXFILTRATED\tFIRST SEEN\tLAST SEEN\tEVIDENCE\tFIRST ACCESS")
+	t := &ui.Table{Header: []string{"HOST", "ACCESSED", "ENCRYPTED", "EXFILTRATED", "FIRST SEEN", "LAST SEEN", "EVIDENCE", "FIRST ACCESS"},
+		Right: []bool{false, false, false, false, false, false, true, false}}
 	for _, h := range res.Hosts {
 		first := "-"
 		if h.Accessed.Value {
@@ -605,10 +597,10 @@ func writeHuntTable(w io.Writer, res *correlate.Result, rep *hunt.Report, st hun
 				first += " (" + h.Accessed.Evidence[0].Title + ")"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", h.Host, yesNo(h.Accessed.Value), yesNo(h.Encrypted.Value),
-			yesNo(h.Exfiltrated.Value), showTime(h.FirstSeen, loc), showTime(h.LastSeen, loc), h.EvidenceCount, first)
+		t.Add(h.Host, yesNo(h.Accessed.Value), yesNo(h.Encrypted.Value), yesNo(h.Exfiltrated.Value),
+			showTime(h.FirstSeen, loc), showTime(h.LastSeen, loc), h.EvidenceCount, ui.Truncate(first, 100))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	var acc, enc, exf int
@@ -657,7 +649,7 @@ func writeHuntTable(w io.Writer, res *correlate.Result, rep *hunt.Report, st hun
 		fmt.Fprintf(w, "account %s logged on to %d host(s): %s\n", a, len(byAccount[a]), strings.Join(byAccount[a], ", "))
 	}
 	_, err := fmt.Fprintf(w, "read %d files (%s), %d records in %.1fs; %d detections\n",
-		st.Files, humanBytes(st.Bytes), st.Records, st.Seconds, st.Detections)
+		st.Files, ui.Bytes(st.Bytes), st.Records, st.Seconds, st.Detections)
 	return err
 }
 
@@ -668,19 +660,6 @@ func containsStr(ss []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // huntHostRecord is the stable JSONL shape of one host's verdicts, shared

@@ -72,6 +72,7 @@ the working directory, or --case / KINTSUGI_CASE).`,
 
 	root.AddCommand(
 		newVersionCommand(g),
+		newScanCommand(g),
 		newHuntCommand(g),
 		newHostsCommand(g),
 	)

@@ -614,7 +614,7 @@ func (e *Engine) archive(ctx context.Context, file *File, ra io.ReaderAt, size i
 		fs = append(fs, incident.Finding{Detector: "archive", Rule: "limit", Verdict: incident.Unscannable, Member: where, Reason: el.reason})
 	case errors.Is(err, archive.ErrEncrypted):
 		fs = append(fs, incident.Finding{Detector: "archive", Rule: "encrypted", Verdict: incident.Unscannable, Member: where,
-			Reason: fmt.Sprintf("encrypted %s archive: %s", fmtKind, errText(err))})
+			Reason: fmt.Sprintf("encrypted %s archive: %s", fmtKind, strings.TrimPrefix(errText(err), "encrypted: "))})
 	case ctx.Err() != nil:
 		// Reported by the caller as interrupted or timed out.
 	default:

@@ -351,7 +351,7 @@ func rarErr(err error) error {
 	if errors.Is(err, rardecode.ErrArchiveEncrypted) || errors.Is(err, rardecode.ErrArchivedFileEncrypted) || errors.Is(err, rardecode.ErrBadPassword) {
 		return ErrEncrypted
 	}
-	if errors.Is(err, rardecode.ErrMultiVolume) {
+	if errors.Is(err, rardecode.ErrFileNameRequired) {
 		return fmt.Errorf("%w: multi-volume archive: the other volumes are needed", ErrCorrupt)
 	}
 	return corrupt(err)

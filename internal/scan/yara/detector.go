@@ -43,7 +43,7 @@ type Detector struct {
 }
 
 var (
-	_ scan.Detector        = (*Detector)(nil)
+	_ scan.QuickDetector   = (*Detector)(nil)
 	_ scan.RuleSetDigester = (*Detector)(nil)
 )
 
@@ -95,10 +95,33 @@ func (d *Detector) putScanner(s *goyara.Scanner) {
 	d.mu.Unlock()
 }
 
+// Quick: in triage, YARA reads small scripts and text files whole (ransom
+// notes, shadow-copy scripts, web shells), which costs little and finds
+// the notes that size an incident.
+func (d *Detector) Quick() bool { return true }
+
+// quickMax is the largest file YARA reads in quick mode.
+const quickMax = 256 << 10
+
+// quickExts are the kinds of small files worth reading in quick mode.
+var quickExts = map[string]bool{
+	"": true, ".txt": true, ".html": true, ".htm": true, ".hta": true, ".rtf": true, ".url": true, ".md": true,
+	".bat": true, ".cmd": true, ".ps1": true, ".vbs": true, ".js": true, ".sh": true, ".php": true,
+	".asp": true, ".aspx": true, ".jsp": true, ".conf": true, ".cfg": true, ".ini": true,
+}
+
 // Begin starts the examination of one file.
 func (d *Detector) Begin(ctx context.Context, f *scan.File) (scan.Examination, error) {
 	if f.Quick {
-		return nil, nil
+		if f.Size > quickMax || !quickExts[strings.ToLower(filepath.Ext(f.Name))] {
+			return nil, nil
+		}
+		buf := make([]byte, f.Size)
+		n, err := f.Content.ReadAt(buf, 0)
+		if int64(n) != f.Size {
+			return nil, fmt.Errorf("read for quick YARA: %w", err)
+		}
+		return &exam{d: d, f: f, whole: buf, got: true}, nil
 	}
 	return &exam{d: d, f: f}, nil
 }
