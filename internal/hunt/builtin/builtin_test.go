@@ -34,6 +34,7 @@ type want struct {
 	details  string // substring
 	context  string // substring
 	tool     string
+	bytes    int64
 }
 
 func check(t *testing.T, ds []hunt.Detection, ws []want) {
@@ -54,7 +55,8 @@ func check(t *testing.T, ds []hunt.Detection, ws []want) {
 				(w.severity == "" || d.Severity == w.severity) &&
 				(w.details == "" || strings.Contains(d.Details, w.details)) &&
 				(w.context == "" || strings.Contains(d.Context, w.context)) &&
-				(w.tool == "" || d.Tool == w.tool) {
+				(w.tool == "" || d.Tool == w.tool) &&
+				(w.bytes == 0 || d.Bytes == w.bytes) {
 				ok = true
 			}
 			if d.Event.Source == "" || d.Time.IsZero() || d.Title == "" || len(d.Techniques) == 0 {
@@ -193,6 +195,7 @@ func TestFixtures(t *testing.T) {
 			{rule: "exfil-tool", n: -1, tool: "MEGAsync"},
 			{rule: "upload-command", n: 2},
 			{rule: "upload-command", n: -1, tool: "curl", details: "transfer.sh"},
+			{rule: "upload-command", n: -1, tool: "curl", bytes: 734003200},
 			{rule: "upload-command", n: -1, tool: "PowerShell", details: "UploadFile"},
 			{rule: "archive-with-password", n: 2},
 			{rule: "cloud-storage-destination", n: 2},
@@ -218,6 +221,19 @@ func TestFixtures(t *testing.T) {
 			{rule: "log-cleared", n: 2},
 			{rule: "log-cleared", n: -1, host: "fs01", severity: incident.High, context: "cleared after"},
 			{rule: "log-cleared", n: -1, host: "ws05", severity: incident.Low},
+		}},
+		{"windows-logons.jsonl", []want{
+			{rule: "failed-logon-burst", n: 3},
+			{rule: "failed-logon-burst", n: -1, host: "fs01", details: "8 failed logons from 198.51.100.23", account: "admin"},
+			{rule: "failed-logon-burst", n: -1, host: "dc01", details: "6 account(s): alice, bob"},
+			{rule: "failed-logon-burst", n: -1, host: "dc01", details: "from ws12"},
+			{rule: "brute-force-success", n: 2},
+			{rule: "brute-force-success", n: -1, host: "fs01", account: "backup", details: "rdp logon"},
+			{rule: "brute-force-success", n: -1, host: "dc01", account: "svc_sql"},
+			{rule: "rdp-logon", n: 2},
+			{rule: "rdp-logon", n: -1, host: "fs02", account: "backup", details: "from 198.51.100.23"},
+			{rule: "psexec-service", n: 1, host: "fs02", details: "service BTOBTO"},
+			{rule: "mass-service-stop", n: 1, host: "fs02", severity: incident.Medium, details: "16 services stopped within", context: "no shutdown"},
 		}},
 		{"auth-bruteforce.log", []want{
 			{rule: "failed-logon-burst", n: 1, host: "web01", details: "6 failed logons from 203.0.113.7"},

@@ -3,6 +3,7 @@ package builtin
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -196,6 +197,9 @@ func (e *Engine) match(ev *hunt.Event, emit func(hunt.Detection)) []string {
 		if a != nil && a.Tool != "" {
 			d.Tool = a.Tool
 		}
+		if d.Category == hunt.CatExfiltration {
+			d.Bytes = bytesSent(ev)
+		}
 		pending = append(pending, d)
 	}
 	for _, d := range pending {
@@ -278,4 +282,15 @@ func (a *alt) matches(ev *hunt.Event, text string) bool {
 		return false
 	}
 	return len(a.All) > 0 || len(a.Meta) > 0 || len(a.Image) > 0 || len(a.Parent) > 0
+}
+
+// bytesSent reads a transferred volume from events that carry one
+// (converted tool logs, proxy or firewall records in JSONL).
+func bytesSent(ev *hunt.Event) int64 {
+	for _, f := range []string{"bytes_out", "BytesSent", "bytes_sent", "SentBytes", "sent_bytes", "bytes_transferred"} {
+		if n, err := strconv.ParseInt(ev.Field(f), 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 0
 }
