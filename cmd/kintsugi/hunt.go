@@ -587,14 +587,14 @@ func writeHuntTable(w io.Writer, res *correlate.Result, rep *hunt.Report, st hun
 		Right: []bool{false, false, false, false, false, false, true, false}}
 	for _, h := range res.Hosts {
 		first := "-"
-		if h.Accessed.Value {
-			first = h.Accessed.Evidence[0].Title
-			if h.Accessed.Account != "" {
-				first = h.Accessed.Account
-				if h.Accessed.Source != "" {
-					first += " from " + h.Accessed.Source
+		if a := h.Accessed; a.Value {
+			first = a.Evidence[0].Title
+			if a.Account != "" {
+				first = a.Account
+				if a.Source != "" {
+					first += " from " + a.Source
 				}
-				first += " (" + h.Accessed.Evidence[0].Title + ")"
+				first += " (" + a.Via + ")"
 			}
 		}
 		t.Add(h.Host, yesNo(h.Accessed.Value), yesNo(h.Encrypted.Value), yesNo(h.Exfiltrated.Value),

@@ -364,3 +364,21 @@ func TestLongLineBounded(t *testing.T) {
 		t.Errorf("long line not cut cleanly: len %d, next %v", len(evs[0].Message), evs[1].Fields["msg"])
 	}
 }
+
+// BenchmarkSyslog measures the syslog reader on the loghub OpenSSH sample.
+func BenchmarkSyslog(b *testing.B) {
+	data, err := os.ReadFile(sharedData(b, "linux-auth/OpenSSH/OpenSSH_2k.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	var n int
+	for range b.N {
+		_, err := Syslog{}.Decode(context.Background(), &hunt.Input{Path: "x", R: bytes.NewReader(data), YearRef: time.Now(), Location: time.UTC},
+			func(*hunt.Event) error { n++; return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+}

@@ -1,7 +1,10 @@
 package builtin
 
 import (
+	"io/fs"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,4 +295,57 @@ func TestStopCommandServices(t *testing.T) {
 			t.Errorf("%q -> %q, want %q", cmd, got, want)
 		}
 	}
+}
+
+// TestConcurrentObserve feeds events from many goroutines, as the hunt
+// command does, and expects the same detections as one goroutine.
+func TestConcurrentObserve(t *testing.T) {
+	var evs []*hunt.Event
+	for _, f := range []string{"logons.jsonl", "exfil.jsonl", "ransomware.jsonl", "windows-logons.jsonl"} {
+		evs = append(evs, fileEvents(t, "testdata/"+f, time.Time{})...)
+	}
+	want, _ := run(t, Config{}, evs)
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []hunt.Detection
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(evs); i += 8 {
+				e.Observe(evs[i], func(d hunt.Detection) { mu.Lock(); got = append(got, d); mu.Unlock() })
+			}
+		}()
+	}
+	wg.Wait()
+	got = append(got, e.Finish(got)...)
+	if ruleIDs(got) != ruleIDs(want) || len(got) != len(want) {
+		t.Errorf("concurrent: %d detections (%s), sequential: %d (%s)", len(got), ruleIDs(got), len(want), ruleIDs(want))
+	}
+}
+
+// BenchmarkObserve measures the built-ins over the attack samples' events.
+func BenchmarkObserve(b *testing.B) {
+	root := sample(b, "evtx-attack-samples")
+	var evs []*hunt.Event
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".evtx") {
+			rel, _ := filepath.Rel(filepath.Join(root, ".."), p)
+			evs = append(evs, evtxEvents(b, rel)...)
+		}
+		return nil
+	})
+	b.ResetTimer()
+	for range b.N {
+		e, _ := New(Config{})
+		for _, ev := range evs {
+			e.Observe(ev, func(hunt.Detection) {})
+		}
+		e.Finish(nil)
+	}
+	b.ReportMetric(float64(len(evs)*b.N)/b.Elapsed().Seconds(), "events/s")
 }

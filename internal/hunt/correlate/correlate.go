@@ -77,6 +77,8 @@ type Cell struct {
 	Time    time.Time `json:"time,omitzero"`
 	Account string    `json:"account,omitempty"`
 	Source  string    `json:"source,omitempty"`
+	// Via is the title of the detection that named Account and Source.
+	Via string `json:"via,omitempty"`
 	// Tools, Destinations and Bytes describe exfiltration.
 	Tools        []string `json:"tools,omitempty"`
 	Destinations []string `json:"destinations,omitempty"`
@@ -290,7 +292,7 @@ func addAccess(c *Cell, d *hunt.Detection) {
 	default:
 		return
 	}
-	c.Account, c.Source = d.Account, d.Source
+	c.Account, c.Source, c.Via = d.Account, d.Source, d.Title
 	if logonLike {
 		c.Reason = "logon"
 	}
@@ -301,12 +303,13 @@ func finishReasons(h *Host) {
 		first := a.Evidence[0]
 		who := ""
 		if a.Account != "" {
-			who = " by " + a.Account
+			who = "; " + a.Account
 			if a.Source != "" {
 				who += " from " + a.Source
 			}
+			who += " (" + a.Via + ")"
 		}
-		a.Reason = fmt.Sprintf("%s%s at %s (%d detection(s))", first.Title, who, first.Time.UTC().Format(time.RFC3339), a.Count)
+		a.Reason = fmt.Sprintf("%s at %s%s; %d detection(s)", first.Title, first.Time.UTC().Format(time.RFC3339), who, a.Count)
 	}
 	if e := &h.Encrypted; e.Value && len(e.Evidence) > 0 {
 		r := fmt.Sprintf("%s at %s", e.Evidence[0].Title, e.Evidence[0].Time.UTC().Format(time.RFC3339))
