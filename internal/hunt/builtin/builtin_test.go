@@ -208,6 +208,7 @@ func TestFixtures(t *testing.T) {
 		{"defender.jsonl", []want{
 			{rule: "defender-tamper", n: 3},
 			{rule: "defender-tamper", n: -1, details: "-DisableRealtimeMonitoring", account: "admin"},
+			{rule: "log-clear-command", n: 1, details: "wevtutil cl Security", account: "admin"},
 		}},
 		{"logons.jsonl", []want{
 			{rule: "account-many-hosts", n: 4, account: "admin", details: "reached 4 hosts"},
@@ -244,6 +245,7 @@ func TestFixtures(t *testing.T) {
 			{rule: "linux-sudo-root", n: 2, account: "deploy"},
 			{rule: "linux-su-root", n: 1, account: "deploy"},
 			{rule: "linux-admin-group-add", n: 1, details: "add 'deploy' to group 'sudo'"},
+			{rule: "new-account", n: 1, details: "name=svc-backup"},
 			{rule: "linux-authorized-keys", n: 1, details: "authorized_keys"},
 			{rule: "privileged-logon", n: 0},
 		}},
