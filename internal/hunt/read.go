@@ -454,9 +454,17 @@ func decompress(r io.Reader) (io.Reader, []byte, string, error) {
 	}
 }
 
+// maxSpool bounds what one compressed file may expand to for a format
+// that needs random access: an EVTX log is at most 4 GiB, and a
+// decompression bomb must not fill the disk.
+const maxSpool = 4 << 30
+
+// errSpoolLimit reports content cut at maxSpool.
+var errSpoolLimit = fmt.Errorf("decompressed content exceeds %d bytes: the rest was not read", int64(maxSpool))
+
 // spool gives random access to a stream: in memory up to limit bytes,
-// else in a temporary file removed by cleanup. A read error is returned
-// with what was read before it.
+// else in a temporary file removed by cleanup, never more than maxSpool
+// bytes. A read error is returned with what was read before it.
 func spool(r io.Reader, limit int64) (io.ReaderAt, func(), int64, error) {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r, limit))
@@ -471,7 +479,12 @@ func spool(r io.Reader, limit int64) (io.ReaderAt, func(), int64, error) {
 	if _, werr := tmp.Write(buf.Bytes()); werr != nil {
 		return tmp, cleanup, 0, fmt.Errorf("spool: %w", werr)
 	}
-	m, err := io.Copy(tmp, r)
+	m, err := io.Copy(tmp, io.LimitReader(r, maxSpool-n))
+	if err == nil && n+m == maxSpool {
+		if k, _ := r.Read(make([]byte, 1)); k > 0 {
+			err = errSpoolLimit
+		}
+	}
 	return tmp, cleanup, n + m, err
 }
 
