@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -244,7 +245,18 @@ func (e *Engine) examineEntry(ctx context.Context, ent source.Entry) Result {
 		}
 	}
 	start := time.Now()
-	e.examineFile(ctx, ent, &r)
+	func() {
+		// A bug in one detector, or a parser crashing on crafted input,
+		// must cost one file, not the whole run.
+		defer func() {
+			if p := recover(); p != nil {
+				r.Reusable = false
+				r.Findings = append(r.Findings, unscannable("internal-error", fmt.Sprintf("internal error while examining the file: %v", p)))
+				e.cfg.Log.Error("panic while examining a file", "path", ent.Path, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		e.examineFile(ctx, ent, &r)
+	}()
 	r.Duration = time.Since(start)
 	r.Verdict = incident.FileVerdict(r.Findings)
 	r.Reason = summarize(r.Findings)
