@@ -88,7 +88,7 @@ func Build(dir string, seed uint64) (*Layout, error) {
 	}
 	notes := map[string]string{
 		"encrypted/projects/README_TO_DECRYPT.txt": noteEN(b.rng),
-		"encrypted/office/復元方法.txt":              noteJA(b.rng),
+		"encrypted/office/復元方法.txt":                noteJA(b.rng),
 	}
 	for rel, text := range notes {
 		if err := b.write(rel, []byte(text)); err != nil {
