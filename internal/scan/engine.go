@@ -112,8 +112,8 @@ type Result struct {
 	BytesRead int64
 	// TeeErr is the error a Tee returned; the examination stopped there
 	// and the result says nothing about the file.
-	TeeErr error
-	Duration  time.Duration
+	TeeErr   error
+	Duration time.Duration
 }
 
 // Progress counts what the engine has done so far; safe to read at any
