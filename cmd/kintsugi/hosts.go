@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -169,15 +170,19 @@ func hostVerdicts(ctx context.Context, s casestore.Store) ([]hostVerdict, error)
 		if err != nil {
 			return nil, err
 		}
-		if d.Files > 0 {
+		if d.Files > 0 || d.Notes > 0 {
 			v.Encrypted = true
 			if counts[incident.Encrypted].Files == 0 {
-				v.FilesEncrypted += int64(d.Files) // from quick triage
+				v.FilesEncrypted += int64(d.Files) // quick triage or damage findings
 			}
-			r := fmt.Sprintf("scan found %d encrypted file(s)", d.Files)
-			if len(d.Examples) > 0 {
-				r += " (e.g. " + d.Examples[0] + ")"
+			var parts []string
+			if d.Files > 0 {
+				parts = append(parts, fmt.Sprintf("scan found %d encrypted file(s)", d.Files))
 			}
+			if d.Notes > 0 {
+				parts = append(parts, fmt.Sprintf("scan found %d ransom note(s)", d.Notes))
+			}
+			r := strings.Join(parts, "; ")
 			if v.EncryptedReason != "" {
 				r = v.EncryptedReason + "; " + r
 			}

@@ -463,7 +463,7 @@ func storedDamage(ctx context.Context, s casestore.Store) ([]correlate.Damage, e
 		if err != nil {
 			return nil, err
 		}
-		if d.Files > 0 {
+		if d.Files > 0 || d.Notes > 0 {
 			out = append(out, d)
 		}
 	}
@@ -472,8 +472,10 @@ func storedDamage(ctx context.Context, s casestore.Store) ([]correlate.Damage, e
 
 var errEnough = errors.New("enough examples")
 
-// hostDamage counts a host's files that scan (or its quick triage) found
-// encrypted, with a few examples.
+// hostDamage reads what scan found of encryption on a host: files it
+// judged encrypted (else, without a screening, quick triage's), files
+// with a damage finding under another verdict, and ransom notes found by
+// content, with a few examples.
 func hostDamage(ctx context.Context, s casestore.Store, h incident.Host) (correlate.Damage, error) {
 	d := correlate.Damage{Host: h.Name}
 	counts, err := s.VerdictCounts(ctx, h.ID)
@@ -492,17 +494,45 @@ func hostDamage(ctx context.Context, s casestore.Store, h incident.Host) (correl
 		if err != nil && !errors.Is(err, errEnough) {
 			return d, err
 		}
+	} else {
+		err = s.Triage(ctx, h.ID, func(r casestore.TriageRecord) error {
+			if r.Verdict == incident.Encrypted {
+				d.Files++
+				if len(d.Examples) < 3 {
+					d.Examples = append(d.Examples, ui.Path(string(r.Path))+" (quick triage)")
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return d, err
+		}
+	}
+	if counts[incident.Malicious].Files+counts[incident.Suspect].Files == 0 {
 		return d, nil
 	}
-	err = s.Triage(ctx, h.ID, func(r casestore.TriageRecord) error {
-		if r.Verdict == incident.Encrypted {
-			d.Files++
-			if len(d.Examples) < 3 {
-				d.Examples = append(d.Examples, ui.Path(string(r.Path))+" (quick triage)")
+	err = s.Files(ctx, h.ID, casestore.FileQuery{Verdicts: []incident.Verdict{incident.Malicious, incident.Suspect}, WithFindings: true},
+		func(r casestore.FileRecord) error {
+			damaged, note := false, false
+			for _, f := range r.Findings {
+				rule := strings.ToLower(f.Rule)
+				damaged = damaged || f.Detector == "damage"
+				note = note || strings.Contains(rule, "ransom_note") || strings.Contains(rule, "ransom-note")
 			}
-		}
-		return nil
-	})
+			if damaged {
+				d.Files++
+				if len(d.Examples) < 3 {
+					d.Examples = append(d.Examples, ui.Path(string(r.Path)))
+				}
+			}
+			if note {
+				d.Notes++
+				if len(d.NoteExamples) < 3 {
+					d.NoteExamples = append(d.NoteExamples, ui.Path(string(r.Path)))
+				}
+			}
+			return nil
+		})
 	return d, err
 }
 

@@ -6,12 +6,9 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,53 +17,11 @@ import (
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// kintsugiBin builds the command once per test binary run.
-func kintsugiBin(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kintsugi-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "kintsugi")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build: %v", buildErr)
-	}
-	return binPath
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
+// runBin runs the binary built by TestMain without a case from the
+// environment: each test names its case with --case or uses --no-store.
 func runBin(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(kintsugiBin(t), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Env = append(os.Environ(), "KINTSUGI_CASE=")
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return kintsugi(t, []string{"KINTSUGI_CASE="}, args...)
 }
 
 // shared returns ../shared/data/<rel>, skipping when absent.
@@ -300,5 +255,29 @@ func TestHuntExitCodes(t *testing.T) {
 				t.Errorf("error not in the kintsugi: form: %q", r.stderr)
 			}
 		})
+	}
+}
+
+// TestDemoHunt: the demo hunts its sample logs and shows the case's
+// table, where scan's encrypted files and hunt's logon meet on fs01.
+func TestDemoHunt(t *testing.T) {
+	r := kintsugi(t, nil, "demo")
+	if r.code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"== step 4", "first host reached: fs01", "admin from 203.0.113.45", "== step 5"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	i := strings.Index(r.stdout, "== step 5")
+	var row string
+	for _, line := range strings.Split(r.stdout[i:], "\n") {
+		if strings.HasPrefix(line, "fs01 ") {
+			row = line
+		}
+	}
+	if f := strings.Fields(row); len(f) < 4 || f[1] != "yes" || f[2] != "yes" {
+		t.Errorf("hosts row for fs01 = %q, want accessed and encrypted", row)
 	}
 }

@@ -75,6 +75,8 @@ the working directory, or --case / KINTSUGI_CASE).`,
 		newScanCommand(g),
 		newHuntCommand(g),
 		newHostsCommand(g),
+		newRulesCommand(g),
+		newDemoCommand(g),
 	)
 	return root
 }

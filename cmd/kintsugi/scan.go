@@ -237,7 +237,7 @@ func runScan(ctx context.Context, g *globals, o *scanOptions, paths []string) er
 				!id.ModTime.Equal(in.ModTime) || !id.ChangeTime.Equal(in.ChangeTime) {
 				return scan.Prior{}, false
 			}
-			return scan.Prior{Verdict: id.Verdict, SHA256: id.SHA256}, true
+			return scan.Prior{Verdict: id.Verdict, Reason: id.Reason, SHA256: id.SHA256}, true
 		}
 	}
 	hashes := scan.Hashes{}
@@ -252,7 +252,7 @@ func runScan(ctx context.Context, g *globals, o *scanOptions, paths []string) er
 		Walk: source.WalkOptions{Exclude: o.exclude, OneFileSystem: o.oneFS, FollowLinks: o.followLinks},
 	})
 
-	if o.quick && !g.quiet {
+	if o.quick && !g.quiet && format != ui.FormatTable {
 		fmt.Fprintln(g.stderr, "kintsugi: --quick is damage triage, NOT a screening verdict: it samples blocks and stores its results as triage")
 	}
 
@@ -342,6 +342,11 @@ func runScan(ctx context.Context, g *globals, o *scanOptions, paths []string) er
 	}
 	if format == ui.FormatTable && !g.quiet {
 		printScanSummary(g, stats, top, g.casePath, runID)
+		if !o.quick {
+			if counts, err := st.VerdictCounts(ctx, h.ID); err == nil {
+				fmt.Fprintf(g.stdout, "host %s in this case, all scans so far: %s\n", host, countsLine(counts))
+			}
+		}
 	} else if !g.quiet && !ui.IsTerminal(g.stdout) {
 		// Machine output on stdout: the one-line summary goes to stderr.
 		fmt.Fprintf(g.stderr, "kintsugi: %s\n", summaryLine(stats))
@@ -579,13 +584,17 @@ func printScanSummary(g *globals, s *scanStats, top []scan.Result, casePath stri
 			return top[i].Path < top[j].Path
 		})
 		const show = 15
-		fmt.Fprintln(w, "\nfound:")
+		fmt.Fprintf(w, "\nfound (paths below %s):\n", ui.Path(top[0].Root))
 		ft := &ui.Table{}
 		for i, r := range top {
 			if i == show {
 				break
 			}
-			ft.Add("  "+string(r.Verdict), ui.Truncate(ui.Path(r.Path), 60), ui.Truncate(r.Reason, 90))
+			rel, err := filepath.Rel(r.Root, r.Path)
+			if err != nil || rel == "." {
+				rel = r.Path
+			}
+			ft.Add("  "+string(r.Verdict), ui.Truncate(ui.Path(rel), 50), ui.Truncate(r.Reason, 100))
 		}
 		ft.Write(w)
 		if n := countFound(s); n > show {
@@ -593,6 +602,21 @@ func printScanSummary(g *globals, s *scanStats, top []scan.Result, casePath stri
 		}
 	}
 	fmt.Fprintf(w, "\ncase store: %s (run %d)\n", casePath, runID)
+}
+
+// countsLine sums per-verdict counts in one line.
+func countsLine(counts map[incident.Verdict]casestore.Count) string {
+	var total casestore.Count
+	var parts []string
+	for _, v := range incident.Verdicts {
+		c := counts[v]
+		total.Files += c.Files
+		total.Bytes += c.Bytes
+		if c.Files > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.Files, v))
+		}
+	}
+	return fmt.Sprintf("%d files (%s): %s", total.Files, ui.Bytes(total.Bytes), strings.Join(parts, ", "))
 }
 
 func countFound(s *scanStats) int64 {

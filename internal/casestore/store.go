@@ -89,6 +89,7 @@ type FileIdentity struct {
 	Dev, Ino   uint64
 	RuleSet    string
 	Verdict    incident.Verdict
+	Reason     string
 	// Reusable is false when the verdict came from a transient condition
 	// (read error, time limit, file changed while read): such files are
 	// always examined again.
@@ -123,7 +124,7 @@ type FileRecord struct {
 func (r FileRecord) Identity() FileIdentity {
 	return FileIdentity{
 		Size: r.Size, ModTime: r.ModTime, ChangeTime: r.ChangeTime, Dev: r.Dev, Ino: r.Ino,
-		RuleSet: r.RuleSet, Verdict: r.Verdict, Reusable: r.Reusable, SHA256: r.SHA256,
+		RuleSet: r.RuleSet, Verdict: r.Verdict, Reason: r.Reason, Reusable: r.Reusable, SHA256: r.SHA256,
 	}
 }
 

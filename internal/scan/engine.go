@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -109,7 +110,10 @@ type Result struct {
 	// Unchanged is set when Known vouched for the file and it was not read.
 	Unchanged bool
 	BytesRead int64
-	Duration  time.Duration
+	// TeeErr is the error a Tee returned; the examination stopped there
+	// and the result says nothing about the file.
+	TeeErr   error
+	Duration time.Duration
 }
 
 // Progress counts what the engine has done so far; safe to read at any
@@ -186,7 +190,7 @@ func (e *Engine) Run(ctx context.Context, roots []string, sink func(Result) erro
 		go func() {
 			defer wg.Done()
 			for ent := range entries {
-				r := e.examineEntry(ctx, ent)
+				r := e.examineEntry(ctx, ent, nil, true)
 				select {
 				case results <- r:
 				case <-ctx.Done():
@@ -218,8 +222,21 @@ func (e *Engine) Run(ctx context.Context, roots []string, sink func(Result) erro
 	return ctx.Err()
 }
 
+// Tee receives the bytes of a file exactly as they are examined, in order,
+// each byte once: migrate copies what it screens without a second read. An
+// error stops the examination.
+type Tee func(p []byte) error
+
+// Examine examines one walked entry, feeding every byte read to tee too
+// (nil for none). It ignores Known: the caller decides about reuse. The
+// bytes tee saw are exactly the bytes the detectors saw, and Result.Sums
+// is their SHA-256, unless Result.TeeErr is set.
+func (e *Engine) Examine(ctx context.Context, ent source.Entry, tee Tee) Result {
+	return e.examineEntry(ctx, ent, tee, false)
+}
+
 // examineEntry turns one walked entry into a result.
-func (e *Engine) examineEntry(ctx context.Context, ent source.Entry) Result {
+func (e *Engine) examineEntry(ctx context.Context, ent source.Entry, tee Tee, useKnown bool) Result {
 	r := Result{Path: ent.Path, Root: ent.Root, Info: ent.Info, Kind: ent.Kind, Verdict: incident.Clean, Reusable: true}
 	switch ent.Kind {
 	case source.KindSkipped:
@@ -231,7 +248,7 @@ func (e *Engine) examineEntry(ctx context.Context, ent source.Entry) Result {
 		r.Reason = ent.Reason
 		return r
 	}
-	if e.cfg.Known != nil && !e.cfg.Quick {
+	if useKnown && e.cfg.Known != nil && !e.cfg.Quick {
 		if p, ok := e.cfg.Known(ent.Path, ent.Info); ok {
 			r.Unchanged, r.Verdict, r.Reason, r.Sums.SHA256 = true, p.Verdict, p.Reason, p.SHA256
 			e.Progress.Files.Add(1)
@@ -244,7 +261,22 @@ func (e *Engine) examineEntry(ctx context.Context, ent source.Entry) Result {
 		}
 	}
 	start := time.Now()
-	e.examineFile(ctx, ent, &r)
+	func() {
+		// A bug in one detector, or a parser crashing on crafted input,
+		// must cost one file, not the whole run.
+		defer func() {
+			if p := recover(); p != nil {
+				r.Reusable = false
+				r.Findings = append(r.Findings, unscannable("internal-error", fmt.Sprintf("internal error while examining the file: %v", p)))
+				e.cfg.Log.Error("panic while examining a file", "path", ent.Path, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		e.examineFile(ctx, ent, &r, tee)
+	}()
+	if r.TeeErr != nil {
+		r.Reusable = false
+		r.Findings = append(r.Findings, unscannable("tee", "not fully examined: "+r.TeeErr.Error()))
+	}
 	r.Duration = time.Since(start)
 	r.Verdict = incident.FileVerdict(r.Findings)
 	r.Reason = summarize(r.Findings)
@@ -293,7 +325,7 @@ func unscannable(rule, reason string) incident.Finding {
 }
 
 // examineFile opens, reads once and examines one regular file.
-func (e *Engine) examineFile(ctx context.Context, ent source.Entry, r *Result) {
+func (e *Engine) examineFile(ctx context.Context, ent source.Entry, r *Result, tee Tee) {
 	lim := e.cfg.Limits
 	if lim.MaxSize > 0 && ent.Info.Size > lim.MaxSize {
 		r.Findings = append(r.Findings, unscannable("too-big", fmt.Sprintf("larger than --max-size (%d > %d bytes): not examined", ent.Info.Size, lim.MaxSize)))
@@ -320,7 +352,7 @@ func (e *Engine) examineFile(ctx context.Context, ent source.Entry, r *Result) {
 	if e.cfg.Quick {
 		e.quickFile(ctx, f, before, ent, name, r)
 	} else {
-		e.fullFile(ctx, f, before, ent, name, r)
+		e.fullFile(ctx, f, before, ent, name, r, tee)
 	}
 	after, err := f.Stat()
 	if err != nil {
@@ -509,7 +541,7 @@ func (e *Engine) putBuf(b []byte) {
 
 // fullFile reads f once, streaming it to the hasher and every detector,
 // then opens it as an archive if it is one.
-func (e *Engine) fullFile(ctx context.Context, f *os.File, in source.Info, ent source.Entry, name string, r *Result) {
+func (e *Engine) fullFile(ctx context.Context, f *os.File, in source.Info, ent source.Entry, name string, r *Result, tee Tee) {
 	lim := e.cfg.Limits
 	file := &File{Path: ent.Path, Name: name, Size: in.Size, Mode: in.Mode, ModTime: in.ModTime}
 	if in.Size <= lim.WholeFile {
@@ -525,6 +557,12 @@ func (e *Engine) fullFile(ctx context.Context, f *os.File, in source.Info, ent s
 			}
 			r.Findings = append(r.Findings, unscannable("read", reason))
 			return
+		}
+		if tee != nil {
+			if err := tee(buf); err != nil {
+				r.TeeErr = err
+				return
+			}
 		}
 		file.Content, file.Whole = bytes.NewReader(buf), true
 		o := e.begin(ctx, file)
@@ -542,6 +580,12 @@ func (e *Engine) fullFile(ctx context.Context, f *os.File, in source.Info, ent s
 	for off < in.Size && ctx.Err() == nil {
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), in.Size-off)], off)
 		if n > 0 {
+			if tee != nil {
+				if err := tee(buf[:n]); err != nil {
+					r.TeeErr = err
+					break
+				}
+			}
 			o.write(buf[:n])
 			off += int64(n)
 		}
@@ -555,7 +599,7 @@ func (e *Engine) fullFile(ctx context.Context, f *os.File, in source.Info, ent s
 		}
 	}
 	r.BytesRead = off + cr.n.Load()
-	if off < in.Size && ctx.Err() == nil && len(r.Findings) == 0 {
+	if off < in.Size && ctx.Err() == nil && len(r.Findings) == 0 && r.TeeErr == nil {
 		r.Reusable = false
 		r.Findings = append(r.Findings, unscannable("read", fmt.Sprintf("file shrank while being read (%d of %d bytes)", off, in.Size)))
 	}

@@ -289,3 +289,32 @@ func TestNeverWrites(t *testing.T) {
 		t.Fatalf("scan left %d entries in the tree", len(entries))
 	}
 }
+
+// TestExamineTee checks the contract migrate relies on: the tee sees
+// exactly the bytes the detectors saw, once, and Sums is their hash.
+func TestExamineTee(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1000, 5 << 20} {
+		p := filepath.Join(dir, "f")
+		data := bytes.Repeat([]byte("abcdefghij"), size/10)
+		write(t, p, data)
+		fi, _ := os.Lstat(p)
+		n := &needle{marker: []byte("zzz"), seen: map[string]int64{}}
+		e := scan.New(scan.Config{Detectors: []scan.Detector{n}, Limits: scan.Limits{WholeFile: 1 << 20, Chunk: 1 << 20}})
+		var teed bytes.Buffer
+		r := e.Examine(context.Background(), source.Entry{Path: p, Open: p, Kind: source.KindFile, Info: source.InfoOf(fi)}, func(b []byte) error {
+			teed.Write(b)
+			return nil
+		})
+		sum := sha256.Sum256(teed.Bytes())
+		if !bytes.Equal(teed.Bytes(), data) || r.Sums.SHA256 != hex.EncodeToString(sum[:]) || n.seen[p] != int64(len(data)) || r.Verdict != incident.Clean {
+			t.Fatalf("size %d: teed %d bytes, detector %d, verdict %s", size, teed.Len(), n.seen[p], r.Verdict)
+		}
+		r = e.Examine(context.Background(), source.Entry{Path: p, Open: p, Kind: source.KindFile, Info: source.InfoOf(fi)}, func([]byte) error {
+			return io.ErrShortWrite
+		})
+		if size > 0 && (r.TeeErr == nil || r.Verdict == incident.Clean) {
+			t.Fatalf("size %d: a failing tee gave %s (%v)", size, r.Verdict, r.TeeErr)
+		}
+	}
+}

@@ -45,6 +45,10 @@ type Damage struct {
 	Files int `json:"files"`
 	// Examples are a few of their paths.
 	Examples []string `json:"examples,omitempty"`
+	// Notes is the number of ransom notes scan found by their content;
+	// NoteExamples a few of their paths.
+	Notes        int      `json:"notes,omitempty"`
+	NoteExamples []string `json:"note_examples,omitempty"`
 	// First and Last bound the files' modification times, when known.
 	First time.Time `json:"first,omitzero"`
 	Last  time.Time `json:"last,omitzero"`
@@ -192,23 +196,26 @@ func Correlate(in Input) *Result {
 		}
 	}
 	for _, dm := range in.Damage {
-		if dm.Files <= 0 {
+		if dm.Files <= 0 && dm.Notes <= 0 {
 			continue
 		}
 		h := get(dm.Host)
 		c := &h.Encrypted
 		c.Value = true
-		c.Count += dm.Files
+		c.Count += dm.Files + dm.Notes
 		if !dm.First.IsZero() {
 			h.FirstSeen = earliest(h.FirstSeen, dm.First)
 			h.LastSeen = latest(h.LastSeen, dm.Last)
 			c.Time = earliest(c.Time, dm.First)
 		}
-		ex := ""
-		if len(dm.Examples) > 0 {
-			ex = " (e.g. " + dm.Examples[0] + ")"
+		var parts []string
+		if dm.Files > 0 {
+			parts = append(parts, fmt.Sprintf("scan found %d encrypted file(s)%s", dm.Files, example(dm.Examples)))
 		}
-		scan := fmt.Sprintf("scan found %d encrypted file(s)%s", dm.Files, ex)
+		if dm.Notes > 0 {
+			parts = append(parts, fmt.Sprintf("scan found %d ransom note(s)%s", dm.Notes, example(dm.NoteExamples)))
+		}
+		scan := strings.Join(parts, "; ")
 		if c.Reason == "" {
 			c.Reason = scan
 		} else {
@@ -333,6 +340,13 @@ func finishReasons(h *Host) {
 		}
 		x.Reason = r
 	}
+}
+
+func example(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	return " (e.g. " + paths[0] + ")"
 }
 
 func evidenceOf(d *hunt.Detection) Evidence {

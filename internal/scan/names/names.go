@@ -79,14 +79,24 @@ func Parse(b []byte) (*List, error) {
 // Extension returns the ransomware extension that name ends with and the
 // family it is known from.
 func (l *List) Extension(name string) (ext, family string, ok bool) {
-	lower := strings.ToLower(name)
-	i := strings.LastIndexByte(lower, '.')
+	// Byte-wise: names need not be UTF-8, and strings.ToLower would
+	// change the length of invalid sequences.
+	i := strings.LastIndexByte(name, '.')
 	if i <= 0 {
 		return "", "", false
 	}
-	ext = lower[i:]
-	family, ok = l.Extensions[ext]
+	family, ok = l.Extensions[asciiLower(name[i:])]
 	return name[i:], family, ok
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // NoteName reports whether name looks like a ransom note's name.

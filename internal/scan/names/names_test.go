@@ -59,3 +59,26 @@ func TestBadList(t *testing.T) {
 		t.Fatal("a bad pattern was accepted")
 	}
 }
+
+func TestInvalidUTF8Names(t *testing.T) {
+	l := Builtin()
+	for _, name := range []string{"\x8c\x5f\x96\xf1.txt", "\xff.LOCKBIT", ".\xff\xfe", "\x8c.\x96"} {
+		l.Extension(name)
+		l.NoteName(name)
+	}
+	if _, fam, ok := l.Extension("\x8c\x5f.LockBit"); !ok || fam != "LockBit" {
+		t.Fatalf("Shift-JIS name with a ransomware extension: %v %q", ok, fam)
+	}
+}
+
+func FuzzNames(f *testing.F) {
+	f.Add("report.docx.lockbit")
+	f.Add("\x8c\x5f\x96\xf1.txt")
+	l := Builtin()
+	f.Fuzz(func(t *testing.T, name string) {
+		if ext, _, ok := l.Extension(name); ok && len(ext) > len(name) {
+			t.Fatal("extension longer than the name")
+		}
+		l.NoteName(name)
+	})
+}
