@@ -9,8 +9,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -117,19 +119,40 @@ func loadDir(fsys fs.FS, root, display string) (*RuleSet, *LoadReport, error) {
 }
 
 func loadFiles(fsys fs.FS, files []string, display string) (*RuleSet, *LoadReport, error) {
-	rep := &LoadReport{}
+	type parsed struct {
+		rules []*Rule
+		probs []LoadProblem
+	}
+	// Parsing YAML dominates loading; files are parsed in parallel and
+	// collected in order.
+	out := make([]parsed, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				shown := filepath.Join(display, filepath.FromSlash(files[i]))
+				data, err := readLimited(fsys, files[i])
+				if err != nil {
+					out[i].probs = []LoadProblem{{Path: shown, Reason: err.Error()}}
+					continue
+				}
+				out[i].rules, out[i].probs = Parse(data, shown)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	rep := &LoadReport{Files: len(files)}
 	var rules []*Rule
-	for _, f := range files {
-		shown := filepath.Join(display, filepath.FromSlash(f))
-		rep.Files++
-		data, err := readLimited(fsys, f)
-		if err != nil {
-			rep.Problems = append(rep.Problems, LoadProblem{Path: shown, Reason: err.Error()})
-			continue
-		}
-		rs, probs := Parse(data, shown)
-		rules = append(rules, rs...)
-		rep.Problems = append(rep.Problems, probs...)
+	for _, p := range out {
+		rules = append(rules, p.rules...)
+		rep.Problems = append(rep.Problems, p.probs...)
 	}
 	rs := NewRuleSet(rules)
 	rep.Loaded = rs.Len()
