@@ -185,3 +185,18 @@ func TestTimelineCSV(t *testing.T) {
 		t.Errorf("row = %v", rows[1])
 	}
 }
+
+func TestDamageOnly(t *testing.T) {
+	r := Correlate(Input{Damage: []Damage{
+		{Host: "FS09", Notes: 2, NoteExamples: []string{"/share/README_TO_DECRYPT.txt"}},
+		{Host: "fs10", Files: 0},
+	}})
+	if len(r.Hosts) != 1 {
+		t.Fatalf("hosts = %+v, want only fs09 (no evidence for fs10)", r.Hosts)
+	}
+	h := r.Hosts[0]
+	if h.Host != "fs09" || !h.Encrypted.Value || h.Accessed.Value || h.Encrypted.Count != 2 ||
+		!strings.Contains(h.Encrypted.Reason, "scan found 2 ransom note(s) (e.g. /share/README_TO_DECRYPT.txt)") {
+		t.Errorf("fs09 = %+v", h)
+	}
+}
