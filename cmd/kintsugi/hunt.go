@@ -257,11 +257,7 @@ func sigmaDetection(m sigma.Match) hunt.Detection {
 	}
 	var parts []string
 	for _, mf := range m.Fields {
-		v := mf.Value
-		if len(v) > 200 {
-			v = v[:200] + "…"
-		}
-		parts = append(parts, mf.Name+"="+v)
+		parts = append(parts, mf.Name+"="+ui.Truncate(mf.Value, 200))
 	}
 	if len(parts) == 0 && ev.Message != "" {
 		parts = append(parts, ev.Message)

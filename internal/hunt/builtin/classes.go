@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kintsugi-ir/kintsugi/internal/hunt"
 )
@@ -240,9 +241,13 @@ func summaryOf(ev *hunt.Event) string {
 var firstFields = []string{"TargetUserName", "TargetDomainName", "SubjectUserName", "SubjectDomainName",
 	"MemberName", "IpAddress", "WorkstationName", "ServiceName", "ImagePath", "CommandLine"}
 
+// clip cuts s to about n bytes, on a character boundary.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
