@@ -88,7 +88,7 @@ func TestRealSamples(t *testing.T) {
 			{rule: "new-source-logon", n: 1, host: "pc01", account: "admin01"},
 		}},
 		{"Command and Control/DE_RDP_Tunnel_5156.evtx", []want{
-			{rule: "privileged-logon", n: -1, host: "pc01", account: "admin01", severity: incident.Medium, details: "from pc02"},
+			{rule: "privileged-logon", n: -1, host: "pc01", account: "admin01", severity: incident.Low, details: "from pc02"},
 			{rule: "offhours-admin-logon", n: -1, account: "admin01"},
 		}},
 		{"Lateral Movement/LM_ScheduledTask_ATSVC_target_host.evtx", []want{

@@ -215,7 +215,7 @@ func (e *Engine) privilegedLogons() []hunt.Detection {
 		d := e.logonDetection("privileged-logon", l)
 		d.Details = "privileged " + describe(l)
 		if !remoteSource(l.Source, l.Host) {
-			d.Severity = incident.Low
+			d.Severity = incident.Info
 		}
 		agg.add(strings.Join([]string{hunt.HostKey(l.Host), l.Account, l.Source}, "\x00"), d)
 	}
@@ -232,7 +232,7 @@ func (e *Engine) rdpLogons() []hunt.Detection {
 		d := e.logonDetection("rdp-logon", l)
 		d.Details = describe(l)
 		if l.Privileged {
-			d.Severity = incident.Medium
+			d.Details = "privileged " + d.Details
 		}
 		agg.add(strings.Join([]string{hunt.HostKey(l.Host), l.Account, l.Source}, "\x00"), d)
 	}

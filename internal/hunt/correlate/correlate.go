@@ -247,18 +247,23 @@ func Correlate(in Input) *Result {
 	return res
 }
 
-// accessEvidence decides which detections make a host "accessed": access,
-// lateral movement, remote execution and privilege changes of medium
-// severity or worse, and anything of high severity or worse. Failed
-// logons do not (nobody got in); a cleared log counts only when the
-// built-in judged it in context (after suspicious activity), because many
-// logs are cleared by their owners before anything happens.
+// accessEvidence decides which detections make a host "accessed": the
+// built-ins' access, lateral movement, remote execution and privilege
+// changes of medium severity or worse, and anything of high severity or
+// worse (Sigma's medium rules fire on too much ordinary administration to
+// decide alone). Failed logons do not (nobody got in); a cleared log
+// counts only when the built-in judged it in context (after suspicious
+// activity), because many logs are cleared by their owners before
+// anything happens.
 func accessEvidence(d *hunt.Detection) bool {
 	if d.Category == hunt.CatAttempt {
 		return false
 	}
 	if isLogClear(d) {
 		return d.RuleID == "log-cleared" && d.Engine == "builtin" && d.Severity.Rank() >= incident.High.Rank()
+	}
+	if d.Engine != "builtin" {
+		return d.Severity.Rank() >= incident.High.Rank()
 	}
 	switch d.Category {
 	case hunt.CatAccess, hunt.CatExecution, hunt.CatPrivilege:

@@ -140,14 +140,18 @@ func TestVerdictRules(t *testing.T) {
 		return hunt.Detection{RuleID: rule, Title: rule, Engine: "sigma", Host: host, Category: cat, Severity: sev, Time: at,
 			Event: hunt.EventRef{Channel: ch, EventID: id, Source: "x"}}
 	}
+	builtinMedium := d("h", "new-source-logon", hunt.CatAccess, incident.Medium, "Security", 4624)
+	builtinMedium.Engine = "builtin"
 	tests := []struct {
 		name string
 		d    hunt.Detection
 		want [3]bool
 	}{
+		{"built-in access medium", builtinMedium, [3]bool{true, false, false}},
 		{"failed logons alone", d("h", "failed-logon-burst", hunt.CatAttempt, incident.High, "auth", 0), [3]bool{}},
 		{"sigma log clear", d("h", "x", hunt.CatEvasion, incident.High, "Security", 1102), [3]bool{}},
-		{"access medium", d("h", "x", hunt.CatAccess, incident.Medium, "Security", 4624), [3]bool{true, false, false}},
+		{"sigma access medium", d("h", "x", hunt.CatAccess, incident.Medium, "Security", 4624), [3]bool{}},
+		{"sigma access high", d("h", "x", hunt.CatAccess, incident.High, "Security", 4624), [3]bool{true, false, false}},
 		{"other medium", d("h", "x", hunt.CatOther, incident.Medium, "Security", 4688), [3]bool{}},
 		{"other high", d("h", "x", hunt.CatOther, incident.High, "Security", 4688), [3]bool{true, false, false}},
 		{"encryption", d("h", "x", hunt.CatEncryption, incident.High, "Sysmon", 11), [3]bool{true, true, false}},
