@@ -196,7 +196,14 @@ func list(paths []string, opt Options, rep *Report) []*job {
 	type pending struct{ j *job }
 	var files []pending
 	for _, root := range paths {
-		info, err := os.Stat(root) // the user named it: follow a link here
+		// The user named it: a link here is followed (inside folders,
+		// links never are).
+		if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			if target, err := filepath.EvalSymlinks(root); err == nil {
+				root = target
+			}
+		}
+		info, err := os.Stat(root)
 		if err != nil {
 			add(FileReport{Path: root, Status: FileFailed, Reason: err.Error()})
 			continue

@@ -214,6 +214,10 @@ func TestReadHostFallbacks(t *testing.T) {
 	line := []byte(`{"time":"2024-01-02T00:00:00Z","channel":"auth","message":"x"}` + "\n")
 	direct := filepath.Join(dir, "srv09", "a.jsonl")
 	write(t, direct, line, time.Time{})
+	linkArg := filepath.Join(t.TempDir(), "link.jsonl")
+	if err := os.Symlink(direct, linkArg); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, arg, host, want string
 	}{
@@ -222,6 +226,7 @@ func TestReadHostFallbacks(t *testing.T) {
 		{"folder argument: files directly inside use --host", filepath.Dir(direct), "given", "given"},
 		{"folder argument: its own name", filepath.Dir(direct), "", "srv09"},
 		{"per-host subfolder beats --host", dir, "given", "srv09"},
+		{"a link named on the command line is followed", linkArg, "", "srv09"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
