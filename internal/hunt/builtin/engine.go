@@ -150,31 +150,33 @@ func (e *Engine) Rules() []*Rule { return e.rules }
 // Observe examines one event: rules decided by it are emitted at once,
 // what the stateful rules need is kept for Finish.
 func (e *Engine) Observe(ev *hunt.Event, emit func(hunt.Detection)) {
-	matched := e.match(ev, emit)
-	e.observeState(ev, matched, emit)
+	classes := classesOf(ev)
+	texts := make(map[string]string, 2)
+	e.match(ev, classes, texts, emit)
+	e.observeState(ev, classes, texts, emit)
+}
+
+// textFor returns ev's text for class, computing it once per event.
+func textFor(ev *hunt.Event, class string, texts map[string]string) string {
+	t, ok := texts[class]
+	if !ok {
+		t = classText(ev, class)
+		texts[class] = t
+	}
+	return t
 }
 
 // match runs the "match" rules indexed under ev and returns the ids that
 // fired.
-func (e *Engine) match(ev *hunt.Event, emit func(hunt.Detection)) []string {
+func (e *Engine) match(ev *hunt.Event, classes []string, texts map[string]string, emit func(hunt.Detection)) []string {
 	var fired []string
 	var cands []ruleMatcher
 	cands = append(cands, e.byEvent[eventKey{ev.Channel, ev.EventID}]...)
-	classes := classesOf(ev)
 	for _, c := range classes {
 		cands = append(cands, e.byClass[c]...)
 	}
 	if len(cands) == 0 {
 		return nil
-	}
-	texts := map[string]string{}
-	textFor := func(c string) string {
-		t, ok := texts[c]
-		if !ok {
-			t = classText(ev, c)
-			texts[c] = t
-		}
-		return t
 	}
 	var pending []hunt.Detection
 	for _, rm := range cands {
@@ -185,7 +187,7 @@ func (e *Engine) match(ev *hunt.Event, emit func(hunt.Detection)) []string {
 		if !ok {
 			continue
 		}
-		a, ok := rm.m.matches(ev, textFor(class))
+		a, ok := rm.m.matches(ev, textFor(ev, class, texts))
 		if !ok {
 			continue
 		}

@@ -72,7 +72,7 @@ type fileRec struct {
 
 // observeState keeps what the stateful rules need from ev and emits the
 // Go rules decided by ev alone.
-func (e *Engine) observeState(ev *hunt.Event, matched []string, emit func(hunt.Detection)) {
+func (e *Engine) observeState(ev *hunt.Event, classes []string, texts map[string]string, emit func(hunt.Detection)) {
 	switch ev.Channel {
 	case chSecurity:
 		switch ev.EventID {
@@ -143,9 +143,9 @@ func (e *Engine) observeState(ev *hunt.Event, matched []string, emit func(hunt.D
 			e.keepLogon(l)
 		}
 	}
-	for _, c := range classesOf(ev) {
+	for _, c := range classes {
 		if c == classProcess {
-			for _, svc := range stopCommandServices(classText(ev, classProcess)) {
+			for _, svc := range stopCommandServices(textFor(ev, classProcess, texts)) {
 				e.mu.Lock()
 				e.state.stops = append(e.state.stops, stopRec{host: ev.Host, service: svc, time: ev.Time, command: true, ref: ev.Ref(), account: actorOf(ev)})
 				e.mu.Unlock()
@@ -348,6 +348,9 @@ func serviceState(ev *hunt.Event) (string, bool) {
 // disables (net stop X, sc stop X, Stop-Service X, sc config X start=
 // disabled, taskkill /im X).
 func stopCommandServices(text string) []string {
+	if !strings.Contains(text, "stop") && !strings.Contains(text, "taskkill") && !strings.Contains(text, "disabled") {
+		return nil
+	}
 	var out []string
 	for _, seg := range strings.FieldsFunc(text, func(r rune) bool { return r == '&' || r == '|' || r == ';' || r == '\x00' || r == '\n' }) {
 		f := strings.Fields(strings.ReplaceAll(seg, `"`, " "))
