@@ -92,4 +92,3 @@ func waitForFiles(t *testing.T, db string, n int64, limit time.Duration) int64 {
 	}
 	return 0
 }
-
