@@ -72,6 +72,11 @@ the working directory, or --case / KINTSUGI_CASE).`,
 
 	root.AddCommand(
 		newVersionCommand(g),
+		newScanCommand(g),
+		newHuntCommand(g),
+		newHostsCommand(g),
+		newRulesCommand(g),
+		newDemoCommand(g),
 	)
 	return root
 }

@@ -38,6 +38,9 @@ type File struct {
 	// Content themselves and report their findings as triage, not as a
 	// screening verdict.
 	Quick bool
+	// Sums holds the file's digests; the engine fills it in after the last
+	// Write and before Close (nil in quick mode).
+	Sums *Sums
 }
 
 // Detector examines files. One Detector serves all workers at once, so it

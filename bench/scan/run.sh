@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# bench/scan: kintsugi scan against the peers on one tree, in one run.
+#
+#   bench/scan/run.sh [CORPUS]      (default: make-corpus --profile bench in $TMPDIR)
+#
+# Measures, on the same files with a warm page cache:
+#   (a) cat of every file to /dev/null           the read limit
+#   (b) yara -r -p 2 with signature-base         Debian's yara, rules precompiled with yarac
+#   (c) kintsugi scan --rules signature-base     plus hashing, damage, names, archives
+#   (d) kintsugi scan again, tree unchanged      incremental rescan
+#   (b') and (c') with kintsugi's built-in pack (kintsugi rules export)
+#   clamscan, when a signature database is installed (it refuses to run without one)
+# and prints MB/s and the ratios. Figures go into the README.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+shared=$(cd "$root/.." && pwd)/shared
+export GONOSUMDB=www.velocidex.com GOFLAGS=-mod=mod
+corpus=${1:-${TMPDIR:-/tmp}/kintsugi-bench-corpus}
+if [[ ! -f $corpus/labels.jsonl ]]; then
+  echo "building the bench corpus in $corpus (about 5 minutes)" >&2
+  "$shared/corpus/make-corpus" --profile bench --out "$corpus" --install-deps >&2
+fi
+sb=$shared/data/yara-rules/signature-base
+[[ -d $sb ]] || { echo "bench/scan: $sb not found" >&2; exit 2; }
+command -v yara >/dev/null || { echo "bench/scan: yara not installed (apt-get install yara)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$root" && go build -o "$work/kintsugi" ./cmd/kintsugi)
+k=$work/kintsugi
+"$k" rules export -o "$work/builtin.yar"
+ext=(-d filename= -d filepath= -d extension= -d filetype= -d owner=)
+mapfile -t sbfiles < <(find "$sb" -name '*.yar' -o -name '*.yara' | sort)
+yarac "${ext[@]}" "${sbfiles[@]}" "$work/sb.yarc" 2>/dev/null
+yarac "${ext[@]}" "$work/builtin.yar" "$work/builtin.yarc"
+
+bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
+files=$(find "$corpus" -type f | wc -l)
+echo "corpus: $corpus, $files files, $(awk -v b="$bytes" 'BEGIN{printf "%.1f MB", b/1e6}')"
+echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+
+# time_run NAME CMD...: wall seconds of one run (exit status 0 and 1 are
+# success; kintsugi exits 1 when it finds something).
+declare -A secs
+time_run() {
+  local name=$1; shift
+  local t0 t1 rc=0
+  t0=$(date +%s.%N)
+  "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+  t1=$(date +%s.%N)
+  if ((rc > 1)); then
+    echo "bench/scan: $name failed (exit $rc):" >&2; tail -5 "$work/$name.err" >&2; exit 2
+  fi
+  secs[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+}
+
+# Warm the page cache so every contender reads from memory.
+find "$corpus" -type f -exec cat {} + >/dev/null
+
+time_run cat         bash -c "find '$corpus' -type f -exec cat {} + >/dev/null"
+time_run yara_sb     yara -r -p 2 -C "$work/sb.yarc" "${ext[@]}" "$corpus"
+time_run kintsugi_sb "$k" scan -q --case "$work/sb.db" --rules "$sb" --host bench "$corpus"
+time_run rescan_sb   "$k" scan -q --case "$work/sb.db" --rules "$sb" --host bench "$corpus"
+time_run yara_bi     yara -r -p 2 -C "$work/builtin.yarc" "${ext[@]}" "$corpus"
+time_run kintsugi_bi "$k" scan -q --case "$work/bi.db" --host bench "$corpus"
+have_clam=0
+if command -v clamscan >/dev/null && ls /var/lib/clamav/*.c[lv]d >/dev/null 2>&1; then
+  have_clam=1
+  time_run clamscan clamscan -r --no-summary --infected "$corpus"
+fi
+
+mbs() { awk -v b="$bytes" -v s="${secs[$1]}" 'BEGIN{printf "%8.1f", b/1e6/s}'; }
+ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN{printf "%.2fx", a/b}'; }
+printf '\n%-46s %8s %9s\n' "run" "seconds" "MB/s"
+row() { printf '%-46s %8s %9s\n' "$1" "${secs[$2]}" "$(mbs "$2")"; }
+row "(a) cat (read limit)" cat
+row "(b) yara -r -p 2, signature-base" yara_sb
+row "(c) kintsugi scan --rules signature-base" kintsugi_sb
+row "(d) kintsugi rescan, unchanged tree" rescan_sb
+row "(b') yara -r -p 2, built-in pack" yara_bi
+row "(c') kintsugi scan, built-in pack" kintsugi_bi
+((have_clam)) && row "clamscan -r (installed signatures)" clamscan
+echo
+echo "kintsugi vs yara, signature-base (speed, >1 is faster): $(ratio yara_sb kintsugi_sb)   target >= 1.00x"
+echo "kintsugi vs yara, built-in pack:                        $(ratio yara_bi kintsugi_bi)"
+echo "rescan vs full scan (speed):                            $(ratio kintsugi_sb rescan_sb)   target >= 20x"
+echo "kintsugi vs cat (share of the read limit):              $(ratio cat kintsugi_sb)"
+grep -h "host bench" "$work/kintsugi_sb.err" "$work/kintsugi_sb.out" 2>/dev/null | head -1 || true
+echo "verdicts (c): $("$k" scan --case "$work/sb.db" --rules "$sb" --host bench --format csv --all "$corpus" 2>/dev/null | awk -F, 'NR>1{c[$3]++} END{for (v in c) printf "%s=%d ", v, c[v]}')"

@@ -1,0 +1,218 @@
+//go:build cgo
+
+package yara
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	goyara "github.com/hillu/go-yara/v4"
+
+	"github.com/kintsugi-ir/kintsugi/internal/scan/rulepack"
+)
+
+// Rules is a compiled rule set ready to scan with.
+type Rules struct {
+	rules *goyara.Rules
+	// Digest identifies the exact rule sources (built-in and external),
+	// so that incremental scans notice a change of rules.
+	Digest string
+	// Files lists the external rule files compiled, in order.
+	Files []string
+	// Count is the number of rules.
+	Count int
+	// Skipped lists external files left out because they did not compile
+	// (only with Options.SkipBroken).
+	Skipped []CompileError
+}
+
+// Compile compiles the built-in pack (when opts.BuiltIn) and every .yar /
+// .yara file under opts.Paths. Each external file gets its own namespace
+// (its path), so rule names from different sets never collide.
+func Compile(opts Options) (*Rules, error) {
+	var srcs []source
+	if opts.BuiltIn {
+		for _, f := range rulepack.Files() {
+			srcs = append(srcs, source{name: "kintsugi/" + f.Name, ns: "kintsugi", text: f.Source, builtin: true})
+		}
+	}
+	for _, p := range opts.Paths {
+		files, err := ruleFiles(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("rules %s: %w", f, err)
+			}
+			srcs = append(srcs, source{name: f, ns: f, text: string(b)})
+		}
+	}
+	if len(srcs) == 0 {
+		return nil, errors.New("no YARA rules to compile")
+	}
+	r := &Rules{}
+	for {
+		rules, bad, err := compileAll(srcs)
+		if err != nil {
+			return nil, err
+		}
+		if bad == nil {
+			r.rules = rules
+			break
+		}
+		if bad.builtin || !opts.SkipBroken {
+			return nil, bad
+		}
+		// Leave the broken file out and start again: a YARA compiler
+		// cannot be used after an error.
+		r.Skipped = append(r.Skipped, *bad)
+		keep := srcs[:0]
+		for _, s := range srcs {
+			if s.name != bad.File {
+				keep = append(keep, s)
+			}
+		}
+		srcs = keep
+		if len(srcs) == 0 {
+			return nil, errors.New("no YARA rule file compiled")
+		}
+	}
+	h := sha256.New()
+	for _, s := range srcs {
+		if !s.builtin {
+			r.Files = append(r.Files, s.name)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%s", s.ns, len(s.text), s.text)
+	}
+	r.Digest = hex.EncodeToString(h.Sum(nil))[:16]
+	r.Count = len(r.rules.GetRules())
+	return r, nil
+}
+
+type source struct {
+	name, ns, text string
+	builtin        bool
+}
+
+// CompileError reports a rule file that does not compile.
+type CompileError struct {
+	File    string
+	Line    int
+	Message string
+	builtin bool
+}
+
+func (e *CompileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("rules %s:%d: %s", e.File, e.Line, e.Message)
+	}
+	return fmt.Sprintf("rules %s: %s", e.File, e.Message)
+}
+
+// compileAll compiles srcs; on a compile error it returns which file and
+// line failed.
+func compileAll(srcs []source) (*goyara.Rules, *CompileError, error) {
+	c, err := goyara.NewCompiler()
+	if err != nil {
+		return nil, nil, fmt.Errorf("yara compiler: %w", err)
+	}
+	defer c.Destroy()
+	for _, v := range externals {
+		if err := c.DefineVariable(v, ""); err != nil {
+			return nil, nil, fmt.Errorf("yara external %s: %w", v, err)
+		}
+	}
+	// Rule files may include others relative to themselves; only files
+	// inside the same directory tree are allowed.
+	c.SetIncludeCallback(func(name, filename, namespace string) []byte {
+		base := filepath.Dir(filename)
+		p := filepath.Clean(filepath.Join(base, name))
+		if !strings.HasPrefix(p, base+string(filepath.Separator)) {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		return b
+	})
+	for _, s := range srcs {
+		if err := addSource(c, s); err != nil {
+			ce := &CompileError{File: s.name, Message: err.Error(), builtin: s.builtin}
+			for _, m := range c.Errors {
+				ce.Line, ce.Message = m.Line, m.Text
+				break
+			}
+			return nil, ce, nil
+		}
+	}
+	rules, err := c.GetRules()
+	if err != nil {
+		return nil, nil, fmt.Errorf("yara: %w", err)
+	}
+	return rules, nil, nil
+}
+
+// addSource adds one file: external files by descriptor, so that YARA
+// knows their name for includes and messages.
+func addSource(c *goyara.Compiler, s source) error {
+	if s.builtin {
+		return c.AddString(s.text, s.ns)
+	}
+	f, err := os.Open(s.name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return c.AddFile(f, s.ns)
+}
+
+// externals are the external variables LOKI and THOR define, so that
+// signature-base style rule sets compile; each is set per file at scan time.
+var externals = []string{"filename", "filepath", "extension", "filetype", "owner"}
+
+// ruleFiles returns the .yar/.yara files at p (a file or a folder,
+// searched recursively), sorted.
+func ruleFiles(p string) ([]string, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("rules %s: %w", p, err)
+	}
+	if !fi.IsDir() {
+		return []string{p}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			switch strings.ToLower(filepath.Ext(path)) {
+			case ".yar", ".yara":
+				out = append(out, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rules %s: %w", p, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("rules %s: no .yar or .yara files", p)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Export writes the built-in pack.
+func Export(w io.Writer) error { return rulepack.Export(w) }
