@@ -67,6 +67,10 @@ func zipWalk(v *vctx, headless bool) {
 	v.rep.status = valid
 	v.rep.headless = headless
 	e := v.s.copyBytes(eocd, 22)
+	if len(e) < 22 {
+		v.rep.partial = true
+		return
+	}
 	disk := uint32(le16(e[4:]))
 	entries := int64(le16(e[10:]))
 	cdSize := int64(le32(e[12:]))
@@ -442,6 +446,9 @@ func sniffXZ(h []byte) bool { return len(h) >= 12 && bytes.Equal(h[:6], xzMagic)
 // xz itself does.
 func validateXZ(v *vctx) {
 	h := v.s.bytes(0, 12)
+	if len(h) < 12 {
+		return
+	}
 	if crc32.ChecksumIEEE(h[6:8]) != le32(h[8:]) {
 		v.fail(6, "xz-header", "stream header CRC mismatch")
 		return
@@ -725,7 +732,7 @@ func validateZstd(v *vctx) {
 		// decode: block contents and the content checksum cover every byte
 		cr := &countReader{r: bufio.NewReaderSize(io.NewSectionReader(readerAtSource{v.s}, 0, off), 64<<10)}
 		d, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxMemory(1<<30), zstd.WithDecoderMaxWindow(256<<20))
+			zstd.WithDecoderMaxMemory(256<<20), zstd.WithDecoderMaxWindow(32<<20))
 		if err != nil {
 			return
 		}
@@ -748,6 +755,9 @@ func sniff7z(h []byte) bool { return len(h) >= 32 && bytes.Equal(h[:6], sevenZip
 // between are opaque.
 func validate7z(v *vctx) {
 	h := v.s.copyBytes(0, 32)
+	if len(h) < 32 {
+		return
+	}
 	if crc32.ChecksumIEEE(h[12:32]) != le32(h[8:]) {
 		v.fail(8, "7z-start-header", "start header CRC mismatch")
 		return
@@ -798,6 +808,9 @@ func sniffRAR(h []byte) bool {
 // validateRAR walks the block headers, each protected by a CRC.
 func validateRAR(v *vctx) {
 	h := v.s.bytes(0, 8)
+	if len(h) < 8 {
+		return
+	}
 	v.ok(0)
 	v.rep.status = valid
 	if h[6] == 1 {

@@ -82,6 +82,9 @@ func sniffMP3(h []byte) bool {
 	// three chained frames
 	off := 0
 	for i := 0; i < 3; i++ {
+		if off >= len(h) {
+			return false
+		}
 		n := mp3Frame(h[off:])
 		if n == 0 {
 			return false
@@ -419,6 +422,9 @@ func sniffTS(h []byte) bool {
 
 func validateTS(v *vctx) {
 	h := v.s.bytes(0, 4*192)
+	if len(h) < 4*188 {
+		return
+	}
 	pk, lead := int64(188), int64(0)
 	if !(h[0] == 0x47 && h[188] == 0x47) {
 		pk, lead = 192, 4

@@ -140,7 +140,7 @@ func (a *analysis) run() (Result, error) {
 // judgeKnown decides for a file whose signature is present.
 func (a *analysis) judgeKnown(rep *report, head []byte) Result {
 	ev := a.baseEvidence(rep, "content")
-	obs, rawBad := a.observations(rep, false)
+	obs, rawBad := a.observations(rep, false, false)
 	if rep.status != damaged && rawBad == 0 {
 		// intact structure; what follows its end may be a key blob
 		if ev.TailRandom && ev.TailBytes >= 32 || ev.Family != "" && ev.TailBytes > 0 {
@@ -152,6 +152,9 @@ func (a *analysis) judgeKnown(rep *report, head []byte) Result {
 		}
 		return Result{Verdict: incident.Clean, Intact: true, Reason: rep.format + " structure intact", Evidence: ev}
 	}
+	// damaged: look at the profile again, now that random blocks mean
+	// something
+	obs, _ = a.observations(rep, false, true)
 	if rep.status == damaged {
 		b := rep.breaks[0]
 		ev.Check, ev.Offset, ev.Detail = b.Check, b.Off, b.Detail
@@ -205,7 +208,7 @@ func (a *analysis) judgeUnknown(head []byte) Result {
 		}
 	}
 	ev := a.baseEvidence(rep, from)
-	obs, _ := a.observations(rep, rep.format == "" || rep.format == "text")
+	obs, _ := a.observations(rep, rep.format == "" || rep.format == "text", hr64)
 	if !hr64 && a.hint.format == "text" && rep.status == notFormat {
 		// the name says text and the file starts as text, but random
 		// stripes further in kept the signature test from seeing it
@@ -216,7 +219,7 @@ func (a *analysis) judgeUnknown(head []byte) Result {
 			if v.rep.status == damaged {
 				rep, from = v.rep, "content"
 				ev = a.baseEvidence(rep, from)
-				obs, _ = a.observations(rep, true)
+				obs, _ = a.observations(rep, true, true)
 			}
 		}
 	}

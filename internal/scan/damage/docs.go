@@ -237,7 +237,7 @@ func pdfXrefStream(v *vctx, x int64) (offs []int64, prev int64, ok bool) {
 			v.fail(ds, "pdf-xref", "cross-reference stream does not decompress")
 			return nil, 0, false
 		}
-		data, err = io.ReadAll(io.LimitReader(zr, 64<<20))
+		data, err = io.ReadAll(io.LimitReader(zr, 8<<20))
 		if err != nil && err != io.ErrUnexpectedEOF && len(data) == 0 {
 			v.fail(ds, "pdf-xref", "cross-reference stream does not decompress")
 			return nil, 0, false
@@ -330,6 +330,9 @@ func sniffSQLite(h []byte) bool { return len(h) >= 100 && string(h[:16]) == "SQL
 func validateSQLite(v *vctx) {
 	h := v.s.copyBytes(0, 100)
 	v.rep.format = "sqlite"
+	if len(h) < 100 {
+		return
+	}
 	ps := int64(be16(h[16:]))
 	if ps == 1 {
 		ps = 65536
@@ -416,6 +419,9 @@ func sniffCFB(h []byte) bool { return len(h) >= 512 && bytes.Equal(h[:8], cfbMag
 func validateCFB(v *vctx) {
 	h := v.s.copyBytes(0, 512)
 	v.rep.format = "cfb"
+	if len(h) < 512 {
+		return
+	}
 	shift := le16(h[30:])
 	if le16(h[28:]) != 0xfffe || shift != 9 && shift != 12 {
 		v.fail(28, "cfb-header", "header fields invalid")

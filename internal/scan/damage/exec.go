@@ -13,6 +13,9 @@ func sniffELF(h []byte) bool {
 func validateELF(v *vctx) {
 	h := v.s.copyBytes(0, 64)
 	v.rep.format = "elf"
+	if len(h) < 64 {
+		return
+	}
 	is64 := h[4] == 2
 	le := h[5] == 1
 	u16 := func(b []byte) int64 {
@@ -104,6 +107,9 @@ func sniffPE(h []byte) bool {
 func validatePE(v *vctx) {
 	h := v.s.copyBytes(0, 4096)
 	v.rep.format = "pe"
+	if len(h) < 64 {
+		return
+	}
 	o := int64(le32(h[60:]))
 	c := v.s.copyBytes(o, 24)
 	if len(c) < 24 {

@@ -303,6 +303,10 @@ func validateGIF(v *vctx) {
 	v.rep.format = "gif"
 	v.rep.status = valid
 	h := v.s.bytes(0, 13)
+	if len(h) < 13 {
+		v.rep.status = notFormat
+		return
+	}
 	v.ok(0)
 	off := int64(13)
 	if h[10]&0x80 != 0 {
@@ -482,6 +486,9 @@ var tiffTypeSize = [...]int64{0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8,
 // strip starts as its compression requires.
 func validateTIFF(v *vctx) {
 	h := v.s.bytes(0, 16)
+	if len(h) < 16 {
+		return
+	}
 	t := tiffReader{v: v, le: h[0] == 'I', big: h[2] == '+' || h[3] == '+'}
 	v.rep.format = "tiff"
 	v.rep.status = valid
@@ -607,7 +614,7 @@ func tiffIFD(v *vctx, t tiffReader, off int64) (next uint64, subs []uint64, end 
 
 func tiffArray(v *vctx, t tiffReader, typ, cnt uint64, val []byte) []uint64 {
 	sz := tiffTypeSize[typ]
-	if cnt == 0 || cnt > maxTableLen/8 {
+	if cnt == 0 || cnt > maxTableLen/8 || int64(cnt)*sz > v.size {
 		return nil
 	}
 	total := sz * int64(cnt)
@@ -690,6 +697,9 @@ func sniffBMP(h []byte) bool {
 func validateBMP(v *vctx) {
 	h := v.s.bytes(0, 54)
 	v.rep.format = "bmp"
+	if len(h) < 26 {
+		return
+	}
 	v.rep.status = valid
 	pix := int64(le32(h[10:]))
 	dib := le32(h[14:])

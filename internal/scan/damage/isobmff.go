@@ -328,6 +328,8 @@ func sampleCheck(t *bmffTrack) (check string, raw bool) {
 		return "dnxhd", false
 	case "sowt", "twos", "lpcm", "in24", "in32", "fl32", "fl64", "raw ", "NONE", "ipcm":
 		return "", true
+	case "mp4a", ".mp3":
+		return "semi", false
 	}
 	if len(t.codec) == 4 && (t.codec[:3] == "xd5" || t.codec[:3] == "xdv" || t.codec[:3] == "hdv") {
 		return "startcode", false
@@ -340,7 +342,11 @@ func sampleCheck(t *bmffTrack) (check string, raw bool) {
 func bmffSamples(v *vctx, st *bmffState) {
 	for _, t := range st.tracks {
 		check, raw := sampleCheck(t)
-		if (check == "" && !raw) || len(t.chunks) == 0 || len(t.stsc) < 8 || len(t.stsz) < 12 {
+		semi := check == "semi"
+		if semi {
+			check = ""
+		}
+		if (check == "" && !raw && !semi) || len(t.chunks) == 0 || len(t.stsc) < 8 || len(t.stsz) < 12 {
 			continue
 		}
 		nsamp := int64(be32(t.stsz[8:]))
@@ -420,6 +426,9 @@ func bmffSamples(v *vctx, st *bmffState) {
 				}
 				if raw {
 					v.raw(start, off)
+				}
+				if semi {
+					v.semiRaw(start, off)
 				}
 			}
 		}

@@ -187,6 +187,9 @@ func sniffPSD(h []byte) bool {
 func validatePSD(v *vctx) {
 	h := v.s.copyBytes(0, 26)
 	v.rep.format = "psd"
+	if len(h) < 26 {
+		return
+	}
 	v.rep.status = valid
 	psb := be16(h[4:]) == 2
 	v.ok(0)
@@ -243,6 +246,9 @@ func sniffDPX(h []byte) bool {
 func validateDPX(v *vctx) {
 	h := v.s.copyBytes(0, 32)
 	v.rep.format = "dpx"
+	if len(h) < 32 {
+		return
+	}
 	be := string(h[:4]) == "SDPX" || string(h[:4]) == "\x80\x2a\x5f\xd7"
 	u32 := func(b []byte) int64 {
 		if be {
@@ -278,6 +284,9 @@ func sniffEXR(h []byte) bool { return len(h) >= 8 && le32(h) == 20000630 }
 func validateEXR(v *vctx) {
 	v.rep.format = "exr"
 	h := v.s.copyBytes(0, 8)
+	if len(h) < 8 {
+		return
+	}
 	if h[5]&0x1e != 0 {
 		// tiled, multi-part or deep: header walk only
 		v.rep.partial = true

@@ -1,6 +1,7 @@
 package damage
 
 import (
+	"math"
 	"sort"
 )
 
@@ -13,11 +14,15 @@ type obsv struct {
 }
 
 // observations gathers what the validator and the entropy profile say
-// about each place in the file. Random blocks count as damage only inside
+// about each place in the file. Random blocks count as damage inside
 // regions the validator marked raw, or everywhere when allRaw is set
-// (unknown formats, text). It returns the observations in file order and
-// the number of random blocks found in raw regions.
-func (a *analysis) observations(rep *report, allRaw bool) ([]obsv, int) {
+// (unknown formats, text). When the file is already known to be damaged
+// (contrast), random blocks also count as damage where the profile proves
+// the format is not random by nature: random groups of blocks anywhere,
+// and single random blocks in a file that is mostly structured. It returns
+// the observations in file order and the number of random blocks found in
+// raw regions (which alone decide damage).
+func (a *analysis) observations(rep *report, allRaw, contrast bool) ([]obsv, int) {
 	var obs []obsv
 	for _, p := range rep.probes {
 		obs = append(obs, obsv{off: p.Off, end: p.Off + 1, bad: p.Bad})
@@ -26,10 +31,33 @@ func (a *analysis) observations(rep *report, allRaw bool) ([]obsv, int) {
 		obs = append(obs, obsv{off: s.Off, end: s.End, bad: true})
 	}
 	rawBad := 0
-	raw := rep.raw
-	ri := 0
 	groups := a.prof.groups
-	gi := 0
+	// groups of 16 KiB or more inside semi-raw regions
+	si := 0
+	for _, g := range groups {
+		if g.Stat.N < 16<<10 || !g.Stat.random() {
+			continue
+		}
+		end := g.Off + int64(g.Stat.N)
+		for si < len(rep.semi) && rep.semi[si].End <= g.Off {
+			si++
+		}
+		if si < len(rep.semi) && covered(rep.semi, si, g.Off, end) {
+			obs = append(obs, obsv{off: g.Off, end: end, bad: true})
+			rawBad++
+		}
+	}
+	structured := 0
+	for _, b := range a.prof.blocks {
+		if b.Stat.structured() {
+			structured++
+		}
+	}
+	lowEntropy := structured*2 >= len(a.prof.blocks)
+	contrast = contrast && structured > 0
+	raw := rep.raw
+	ri, gi := 0, 0
+	head := true // still in the run of random blocks from offset 0
 	for i, b := range a.prof.blocks {
 		for gi < len(groups) && groups[gi].First+groups[gi].Blocks <= i {
 			gi++
@@ -40,18 +68,43 @@ func (a *analysis) observations(rep *report, allRaw bool) ([]obsv, int) {
 		}
 		inRaw := allRaw || ri < len(raw) && raw[ri].Off <= b.Off && end <= raw[ri].End
 		st := b.Stat
+		inGroup := gi < len(groups) && groups[gi].First <= i
+		groupRandom := inGroup && groups[gi].Stat.N >= 8<<10 && groups[gi].Stat.random()
+		head = head && st.random() && (i == 0 || a.prof.blocks[i-1].Off+blockSize == b.Off)
 		switch {
 		case st.random() && inRaw:
 			obs = append(obs, obsv{off: b.Off, end: end, bad: true})
 			rawBad++
+		case contrast && st.random() && (groupRandom || lowEntropy || head):
+			obs = append(obs, obsv{off: b.Off, end: end, bad: true})
 		case st.structured():
 			obs = append(obs, obsv{off: b.Off, end: end})
-		case gi < len(groups) && groups[gi].Stat.structured() && !st.random():
+		case inGroup && groups[gi].Stat.structured() && !st.random():
 			obs = append(obs, obsv{off: b.Off, end: end})
 		}
 	}
 	sort.SliceStable(obs, func(i, j int) bool { return obs[i].off < obs[j].off })
 	return obs, rawBad
+}
+
+// covered reports whether [off, end) lies, for nine tenths at least,
+// within the union of regions from index i on (regions are sorted and may
+// be fragmented: samples of one track interleave with another's).
+func covered(r []span, i int, off, end int64) bool {
+	var in int64
+	for ; i < len(r) && r[i].Off < end; i++ {
+		lo, hi := r[i].Off, r[i].End
+		if lo < off {
+			lo = off
+		}
+		if hi > end {
+			hi = end
+		}
+		if hi > lo {
+			in += hi - lo
+		}
+	}
+	return in*10 >= (end-off)*9
 }
 
 // run is a stretch of damage between intact observations.
@@ -126,7 +179,16 @@ func (a *analysis) pattern(ev *Evidence, obs []obsv, head []byte, rep *report) {
 		ev.Coverage = round3(float64(ev.Chunk) / float64(size))
 		return
 	}
-	// several runs: regular spacing makes stripes or a percentage
+	// several runs: merge those split by a sliver of intact bytes, then
+	// regular spacing makes stripes or a percentage
+	runs = mergeRuns(runs)
+	if len(runs) == 1 && runs[0].start <= 64 {
+		ev.Pattern = PatternHead
+		ev.Chunk = runs[0].end
+		ev.Chunks = 1
+		ev.Coverage = round3(float64(ev.Chunk) / float64(size))
+		return
+	}
 	rs := runs
 	if n := len(rs); n >= 3 && rs[n-1].hi >= size {
 		// a last chunk at the very end (Play encrypts the last block) may
@@ -144,21 +206,30 @@ func (a *analysis) pattern(ev *Evidence, obs []obsv, head []byte, rep *report) {
 	if len(rs) >= 2 && regular(rs) {
 		d := medianDist(rs)
 		ev.Chunk = medianLen(rs)
-		m := int64(len(rs))
-		if m <= 16 && absDiff(m*d, size) <= d/8+blockSize {
+		// chunks the spacing implies, some of them possibly unseen
+		k := (size + d/2) / d
+		if k >= 2 && k <= 16 && rs[0].start <= 64 && absDiff(k*d, size) <= d/4+blockSize {
 			ev.Pattern = PatternPercent
+			ev.Chunks = int(k)
+			ev.Coverage = round3(float64(ev.Chunk*k) / float64(size))
 			return
 		}
-		ev.Pattern = PatternStriped
-		ev.Period = d
-		return
+		if len(rs) >= 3 {
+			ev.Pattern = PatternStriped
+			ev.Period = d
+			ev.Coverage = round3(float64(ev.Chunk) / float64(d))
+			return
+		}
 	}
 	ev.Pattern = PatternPartial
 	ev.Chunk = 0
 }
 
-// regular reports whether runs start at evenly spaced offsets (within 10%
-// of the median spacing or one block).
+// regular reports whether runs start at evenly spaced offsets: every
+// distance between consecutive starts is one to three times the median
+// distance (runs between them may have gone unseen), within 10% or one
+// block, plus the uncertainty of where each run really starts (between the
+// last intact observation and the first damaged one).
 func regular(rs []run) bool {
 	if len(rs) < 2 {
 		return false
@@ -172,11 +243,35 @@ func regular(rs []run) bool {
 		tol = blockSize
 	}
 	for i := 1; i < len(rs); i++ {
-		if absDiff(rs[i].start-rs[i-1].start, d) > tol {
+		gap := rs[i].start - rs[i-1].start
+		k := (gap + d/2) / d
+		slack := (rs[i].start - rs[i].lo) + (rs[i-1].start - rs[i-1].lo)
+		if k < 1 || k > 3 || absDiff(gap, k*d) > tol*k+slack {
 			return false
 		}
 	}
 	return true
+}
+
+// mergeRuns joins runs separated by less than a sixteenth of the previous
+// run's length (or 64 bytes): a cell that happened to pass, a probe
+// between two probes of one chunk.
+func mergeRuns(rs []run) []run {
+	if len(rs) < 2 {
+		return rs
+	}
+	out := []run{rs[0]}
+	for _, r := range rs[1:] {
+		last := &out[len(out)-1]
+		gap := r.start - last.end
+		if gap <= 64 || gap <= (last.end-last.start)/16 {
+			last.end = r.end
+			last.hi = r.hi
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func medianDist(rs []run) int64 {
@@ -206,63 +301,87 @@ func median(d []int64) int64 {
 
 type stripes struct{ period, chunk int64 }
 
-// fineStripes looks for striping finer than a block in the head window:
-// 32-byte cells that look random, recurring at a fixed period among cells
-// that do not. It needs a background that is not itself random-looking.
+// fineStripes looks for striping finer than a block in the head window.
+// Each 32-byte cell gets the number of distinct bytes it holds (about 30
+// for ciphertext, fewer for text, audio, pixels or code); folding that
+// sequence at the right period separates the phases that are ciphertext
+// from those that are not. Periods from 64 bytes to 8 KiB, multiples of
+// 32 bytes, are tried; the shortest one that scores nearly as well as the
+// best wins (multiples of the period score as well). It needs a
+// background that is less varied than ciphertext.
 func fineStripes(head []byte, size int64) (stripes, bool) {
 	const cell = 32
 	n := len(head) / cell
-	if n < 64 {
+	if n < 256 {
 		return stripes{}, false
 	}
-	flags := make([]bool, n)
-	nr := 0
-	for i := range flags {
-		flags[i] = smallRandom(head[i*cell : (i+1)*cell])
-		if flags[i] {
-			nr++
+	x := make([]float64, n)
+	var mean float64
+	for i := range x {
+		x[i] = float64(distinct(head[i*cell : (i+1)*cell]))
+		mean += x[i]
+	}
+	mean /= float64(n)
+	var sd float64
+	for _, v := range x {
+		sd += (v - mean) * (v - mean)
+	}
+	sd = math.Sqrt(sd / float64(n))
+	if sd < 0.5 {
+		return stripes{}, false
+	}
+	type cand struct {
+		p          int
+		score      float64
+		hi, lo     float64
+		highPhases int
+	}
+	var best cand
+	var cands []cand
+	sums := make([]float64, 256)
+	counts := make([]int, 256)
+	for p := 2; p <= 256 && p*4 <= n; p++ {
+		for k := 0; k < p; k++ {
+			sums[k], counts[k] = 0, 0
+		}
+		for i, v := range x {
+			sums[i%p] += v
+			counts[i%p]++
+		}
+		hi, lo := -1.0, 1e9
+		for k := 0; k < p; k++ {
+			m := sums[k] / float64(counts[k])
+			hi = math.Max(hi, m)
+			lo = math.Min(lo, m)
+		}
+		// contrast against the noise of a phase mean
+		score := (hi - lo) / (sd * math.Sqrt(float64(p)/float64(n)))
+		mid := (hi + lo) / 2
+		high := 0
+		for k := 0; k < p; k++ {
+			if sums[k]/float64(counts[k]) > mid {
+				high++
+			}
+		}
+		c := cand{p: p, score: score, hi: hi, lo: lo, highPhases: high}
+		cands = append(cands, c)
+		if score > best.score {
+			best = c
 		}
 	}
-	// the background must be mostly non-random for stripes to be visible
-	if nr == 0 || nr*10 > n*7 {
+	// the ciphertext phases must look like ciphertext, the others not
+	if best.score < 12 || best.hi < float64(minDistinct(cell))+1 || best.hi-best.lo < 3 {
 		return stripes{}, false
 	}
-	// runs of random cells and the distances between their starts
-	var starts, lens []int
-	for i := 0; i < n; {
-		if !flags[i] {
-			i++
-			continue
-		}
-		j := i
-		for j < n && flags[j] {
-			j++
-		}
-		starts = append(starts, i)
-		lens = append(lens, j-i)
-		i = j
-	}
-	if len(starts) < 8 {
-		return stripes{}, false
-	}
-	count := map[int]int{}
-	for i := 1; i < len(starts); i++ {
-		count[starts[i]-starts[i-1]]++
-	}
-	best, bestN := 0, 0
-	for d, c := range count {
-		if c > bestN || c == bestN && d < best {
-			best, bestN = d, c
+	for _, c := range cands {
+		if c.score >= 0.9*best.score && best.p%c.p == 0 && c.hi-c.lo >= 3 {
+			best = c
+			break
 		}
 	}
-	// most gaps agree, and the runs cover the window
-	if bestN*10 < (len(starts)-1)*8 || best < 2 {
+	if best.highPhases == 0 || best.highPhases >= best.p {
 		return stripes{}, false
 	}
-	sort.Ints(lens)
-	chunk := lens[len(lens)/2]
-	if chunk >= best {
-		return stripes{}, false
-	}
-	return stripes{period: int64(best * cell), chunk: int64(chunk * cell)}, true
+	_ = size
+	return stripes{period: int64(best.p * cell), chunk: int64(best.highPhases * cell)}, true
 }

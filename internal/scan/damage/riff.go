@@ -39,6 +39,9 @@ type riffStream struct {
 
 func validateRIFF(v *vctx) {
 	h := v.s.bytes(0, 12)
+	if len(h) < 12 {
+		return
+	}
 	st := &riffState{bigEndian: string(h[:4]) == "RIFX" || string(h[:4]) == "FORM",
 		form: string(h[8:12]), prefix: map[string][]byte{}, seen: map[string]int{}}
 	v.rep.format = "riff/" + st.form

@@ -77,6 +77,10 @@ type report struct {
 	// intact file (PCM audio, uncompressed pixels, text, machine code):
 	// random blocks there are damage.
 	raw []span
+	// semi lists regions holding media coded with variable-length codes
+	// (AAC, MP3): never uniform over 16 KiB or more, though 4 KiB blocks
+	// can pass for random. Random groups of blocks there are damage.
+	semi []span
 	// partial is set when the walk stopped early (read budget, work caps).
 	partial bool
 	// headless is set when the structure was found only after a damaged
@@ -252,6 +256,23 @@ func (v *vctx) setLen(off, n int64) {
 		v.rep.breaks[k-1].Len = n
 	}
 	v.addSpan(off, off+n)
+}
+
+// semiRaw marks a region of variable-length-coded media.
+func (v *vctx) semiRaw(off, end int64) {
+	if end > v.size {
+		end = v.size
+	}
+	r := v.rep.semi
+	if n := len(r); n > 0 && off <= r[n-1].End+blockSize && off >= r[n-1].Off {
+		if end > r[n-1].End {
+			r[n-1].End = end
+		}
+		return
+	}
+	if end > off && len(r) < 4096 {
+		v.rep.semi = append(r, span{off, end})
+	}
 }
 
 // raw marks a region whose content must not look uniformly random.
