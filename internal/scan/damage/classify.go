@@ -140,7 +140,7 @@ func (a *analysis) run() (Result, error) {
 // judgeKnown decides for a file whose signature is present.
 func (a *analysis) judgeKnown(rep *report, head []byte) Result {
 	ev := a.baseEvidence(rep, "content")
-	obs, rawBad := a.observations(rep, false, false)
+	_, rawBad := a.observations(rep, false, false)
 	if rep.status != damaged && rawBad == 0 {
 		// intact structure; what follows its end may be a key blob
 		if ev.TailRandom && ev.TailBytes >= 32 || ev.Family != "" && ev.TailBytes > 0 {
@@ -154,7 +154,7 @@ func (a *analysis) judgeKnown(rep *report, head []byte) Result {
 	}
 	// damaged: look at the profile again, now that random blocks mean
 	// something
-	obs, _ = a.observations(rep, false, true)
+	obs, _ := a.observations(rep, false, true)
 	if rep.status == damaged {
 		b := rep.breaks[0]
 		ev.Check, ev.Offset, ev.Detail = b.Check, b.Off, b.Detail

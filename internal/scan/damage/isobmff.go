@@ -79,16 +79,14 @@ func readBox(v *vctx, off, end int64) (bmffBox, bool) {
 }
 
 type bmffTrack struct {
-	handler  string
-	codec    string
-	nalLen   int // NAL length prefix size for AVC/HEVC, 0 otherwise
-	hevc     bool
-	stsz     []byte // stsz or stz2 box payload
-	stz2     bool
-	chunks   []int64
-	stsc     []byte
-	fixed    int64 // constant sample size from stsz, 0 when per-sample
-	nsamples int64
+	handler string
+	codec   string
+	nalLen  int // NAL length prefix size for AVC/HEVC, 0 otherwise
+	hevc    bool
+	stsz    []byte // stsz or stz2 box payload
+	stz2    bool
+	chunks  []int64
+	stsc    []byte
 }
 
 type bmffState struct {

@@ -209,30 +209,14 @@ func (s *source) page(po int64) *page {
 	return victim
 }
 
-// u8, u16, u32 and u64 read integers; ok is false when the bytes are not
+// be32 reads a big-endian integer; ok is false when the bytes are not
 // there.
-func (s *source) be16(off int64) (uint16, bool) {
-	b := s.bytes(off, 2)
-	if len(b) < 2 {
-		return 0, false
-	}
-	return uint16(b[0])<<8 | uint16(b[1]), true
-}
-
 func (s *source) be32(off int64) (uint32, bool) {
 	b := s.bytes(off, 4)
 	if len(b) < 4 {
 		return 0, false
 	}
 	return be32(b), true
-}
-
-func (s *source) le32(off int64) (uint32, bool) {
-	b := s.bytes(off, 4)
-	if len(b) < 4 {
-		return 0, false
-	}
-	return le32(b), true
 }
 
 func be16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }

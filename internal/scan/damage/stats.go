@@ -12,8 +12,6 @@ import "math"
 // 8.0 bits, chi-square of a 64 KiB block does not.
 
 const (
-	// chiDF is the number of degrees of freedom of a 256-bin chi-square.
-	chiDF = 255
 	// chiRandomMax is the largest chi-square still taken as uniform
 	// random: mean + 4.5 standard deviations (about 1 block in 30,000 of
 	// true ciphertext lands above it).
