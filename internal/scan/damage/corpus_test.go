@@ -322,3 +322,55 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 }
+
+// heldOutPatterns are make-corpus patterns not among its defaults, after
+// public analyses of other families (Black Basta's stripes at another
+// size, LockBit 3.0's 128 KiB chunks, Play's 1,064-byte footer, Qilin's
+// blob and trailer) and a few no family is known to use. All start at
+// offset 0.
+const heldOutPatterns = `[
+ {"name": "lockbit3-128k-gap384k", "mode": "stripes", "start": 0, "chunk": 131072, "skip": 393216, "footer": 0, "ext": "RANDOM9"},
+ {"name": "basta-128-skip-256", "mode": "stripes", "start": 0, "chunk": 128, "skip": 256, "footer": 0, "ext": ".basta"},
+ {"name": "head-256-footer1064", "mode": "head", "size": 256, "footer": 1064, "ext": ".PLAY"},
+ {"name": "percent-10-in-3-qilin", "mode": "percent", "percent": 10, "chunks": 3, "footer": 512, "marker": "QLN-END-OF-KEY-BLOB", "ext": ""},
+ {"name": "percent-30-in-2", "mode": "percent", "percent": 30, "chunks": 2, "footer": 0, "ext": ""},
+ {"name": "stripes-16-skip-240", "mode": "stripes", "start": 0, "chunk": 16, "skip": 240, "footer": 0, "ext": ".x"},
+ {"name": "head-16", "mode": "head", "size": 16, "footer": 0, "ext": ""},
+ {"name": "full-nofooter-keep", "mode": "full", "footer": 0, "ext": ""},
+ {"name": "stripes-512k-skip-2m", "mode": "stripes", "start": 0, "chunk": 524288, "skip": 2097152, "footer": 256, "ext": "RANDOM6"}
+]`
+
+// laterPatterns leave the head intact: only structure and raw regions can
+// see them, so the bar is lower (see the design notes on blind spots).
+const laterPatterns = `[
+ {"name": "start4k-16k-skip-48k", "mode": "stripes", "start": 4096, "chunk": 16384, "skip": 49152, "footer": 0, "ext": ""},
+ {"name": "start64k-64k-skip-1m", "mode": "stripes", "start": 65536, "chunk": 65536, "skip": 1048576, "footer": 0, "ext": ".enc"},
+ {"name": "start512-64-skip-192", "mode": "stripes", "start": 512, "chunk": 64, "skip": 192, "footer": 0, "ext": ""}
+]`
+
+func TestCorpusHeldOutPatterns(t *testing.T) {
+	if os.Getenv("KINTSUGI_DAMAGE_CORPUS") != "" || testing.Short() {
+		t.Skip("held-out make-corpus patterns run only on generated corpora (not in -short mode)")
+	}
+	t.Run("from-offset-0", func(t *testing.T) {
+		dir := makeCorpus(t, 11, heldOutPatterns)
+		for _, quick := range []bool{false, true} {
+			sc := classifyCorpus(t, dir, Options{Quick: quick})
+			t.Logf("quick=%v:\n%s", quick, sc.table())
+			sc.check(t)
+		}
+	})
+	t.Run("head-intact", func(t *testing.T) {
+		dir := makeCorpus(t, 12, laterPatterns)
+		sc := classifyCorpus(t, dir, Options{})
+		t.Logf("full mode:\n%s", sc.table())
+		for k, c := range sc.perPattern {
+			if c[0]*100 < c[1]*80 {
+				t.Errorf("pattern %s: recall %d/%d below 80%%", k, c[0], c[1])
+			}
+		}
+		for _, f := range sc.fp {
+			t.Errorf("false positive: %s", f)
+		}
+	})
+}
