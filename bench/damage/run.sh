@@ -4,6 +4,8 @@
 #
 #   bench/damage/run.sh [CORPUS]   (default: make-corpus --profile bench in $TMPDIR)
 #
+# KINTSUGI_BIN=path uses that kintsugi binary instead of building ./cmd/kintsugi.
+#
 # Contenders, each run cold (page cache dropped, when we may) and warm:
 #   cat                        every file to /dev/null: the read limit
 #   damagebench -quick         the damage detector alone, sampling (no case store)
@@ -29,8 +31,13 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$root" && go build -o "$work/kintsugi" ./cmd/kintsugi && go build -o "$work/damagebench" ./bench/damage/damagebench)
-k=$work/kintsugi
+(cd "$root" && go build -o "$work/damagebench" ./bench/damage/damagebench)
+if [[ -n ${KINTSUGI_BIN:-} ]]; then
+  k=$KINTSUGI_BIN
+else
+  (cd "$root" && go build -o "$work/kintsugi" ./cmd/kintsugi)
+  k=$work/kintsugi
+fi
 
 bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 big=$(find "$corpus" -type f -size +10M -printf '%s\n' | awk '{s+=$1} END {print s+0}')

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 )
@@ -150,6 +151,9 @@ func (a *analysis) judgeKnown(rep *report, head []byte) Result {
 			a.family(&ev)
 			return Result{Verdict: incident.Suspect, Reason: ev.Detail, Evidence: ev}
 		}
+		if rep.corrupt > 0 {
+			return Result{Verdict: incident.Clean, Reason: rep.format + " structure broken but not by ciphertext (truncated or corrupt)", Evidence: ev}
+		}
 		return Result{Verdict: incident.Clean, Intact: true, Reason: rep.format + " structure intact", Evidence: ev}
 	}
 	// damaged: look at the profile again, now that random blocks mean
@@ -233,7 +237,7 @@ func (a *analysis) judgeUnknown(head []byte) Result {
 	if !hr64 {
 		// the head is not random: an unknown format, not encrypted at the
 		// start. Structure found past it may still be damaged.
-		if rep.status == damaged && (from == "structure" || from == "content") {
+		if rep.status == damaged && (from == "structure" && !strings.HasPrefix(rep.format, "text") || from == "content") {
 			b := rep.breaks[0]
 			ev.Check, ev.Offset, ev.Detail = b.Check, b.Off, b.Detail
 			a.pattern(&ev, obs, head, rep)

@@ -14,7 +14,7 @@ func sniffBMFF(h []byte) bool {
 	if len(h) < 12 {
 		return false
 	}
-	sz := be32(h)
+	sz := int64(be32(h))
 	if sz != 0 && sz != 1 && sz < 8 {
 		return false
 	}
@@ -22,7 +22,25 @@ func sniffBMFF(h []byte) bool {
 	case "ftyp", "moov", "mdat", "wide", "free", "skip", "pnot", "styp", "sidx", "moof":
 		return true
 	}
-	return false
+	// another first box (uuid, jP, pdin ...): a box type of letters,
+	// digits and spaces, and a second box of the same kind right after it
+	if !boxName(h[4:8]) || sz < 8 || sz+8 > int64(len(h)) {
+		return false
+	}
+	next := h[sz:]
+	n2 := int64(be32(next))
+	return (n2 == 0 || n2 == 1 || n2 >= 8) && boxName(next[4:8])
+}
+
+// boxName reports whether b is a four-character code of letters, digits
+// and spaces.
+func boxName(b []byte) bool {
+	for _, c := range b[:4] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 // boxTypeOK accepts printable ASCII and the © of QuickTime metadata atoms.

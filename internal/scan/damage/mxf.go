@@ -141,20 +141,19 @@ func mxfWalk(v *vctx, off, runIn int64) {
 		}
 		k := key
 		switch {
-		case bytes.HasPrefix(k, mxfPartitionPrefix):
+		case bytes.HasPrefix(k, mxfPartitionPrefix) && k[13] == 0x11:
+			// random index pack: the end
+			sawFooterOrRIP = true
+			v.ok(off)
+		case bytes.HasPrefix(k, mxfPartitionPrefix) && k[13] >= 0x02 && k[13] <= 0x04:
 			// partition pack: ThisPartition must be its own offset
-			if k[13] == 0x11 {
+			if k[13] == 0x04 {
 				sawFooterOrRIP = true
-				v.ok(off)
+			}
+			if p := v.s.bytes(off+hdr+8, 8); len(p) == 8 && int64(be64(p)) != off-runIn {
+				v.fail(off+hdr+8, "mxf-partition", "partition pack does not know its own offset")
 			} else {
-				if k[13] == 0x04 {
-					sawFooterOrRIP = true
-				}
-				if p := v.s.bytes(off+hdr+8, 8); len(p) == 8 && int64(be64(p)) != off-runIn {
-					v.fail(off+hdr+8, "mxf-partition", "partition pack does not know its own offset")
-				} else {
-					v.ok(off)
-				}
+				v.ok(off)
 			}
 		case k[4] == 0x01 && k[5] == 0x02 && k[6] == 0x01 && k[8] == 0x0d && k[9] == 0x01 && k[10] == 0x03 && k[11] == 0x01:
 			// generic container essence element

@@ -305,12 +305,16 @@ type stripes struct{ period, chunk int64 }
 // Each 32-byte cell gets the number of distinct bytes it holds (about 30
 // for ciphertext, fewer for text, audio, pixels or code); folding that
 // sequence at the right period separates the phases that are ciphertext
-// from those that are not. Periods from 64 bytes to 8 KiB, multiples of
-// 32 bytes, are tried; the shortest one that scores nearly as well as the
+// from those that are not. Periods from 64 bytes to 4 KiB, multiples of
+// 32 bytes, are tried in the first 16 KiB; the shortest one that scores nearly as well as the
 // best wins (multiples of the period score as well). It needs a
 // background that is less varied than ciphertext.
 func fineStripes(head []byte, size int64) (stripes, bool) {
 	const cell = 32
+	// 16 KiB hold four periods of the longest stripe looked for
+	if len(head) > 16<<10 {
+		head = head[:16<<10]
+	}
 	n := len(head) / cell
 	if n < 256 {
 		return stripes{}, false
@@ -327,7 +331,8 @@ func fineStripes(head []byte, size int64) (stripes, bool) {
 		sd += (v - mean) * (v - mean)
 	}
 	sd = math.Sqrt(sd / float64(n))
-	if sd < 0.5 {
+	if sd < 0.5 || mean > 29 {
+		// no contrast, or a background as varied as ciphertext
 		return stripes{}, false
 	}
 	type cand struct {
@@ -338,9 +343,9 @@ func fineStripes(head []byte, size int64) (stripes, bool) {
 	}
 	var best cand
 	var cands []cand
-	sums := make([]float64, 256)
-	counts := make([]int, 256)
-	for p := 2; p <= 256 && p*4 <= n; p++ {
+	sums := make([]float64, 128)
+	counts := make([]int, 128)
+	for p := 2; p <= 128 && p*4 <= n; p++ {
 		for k := 0; k < p; k++ {
 			sums[k], counts[k] = 0, 0
 		}

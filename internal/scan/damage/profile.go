@@ -26,17 +26,12 @@ type plan struct {
 	sampleBlocks int64 // blocks analysed per stride
 }
 
-// fullPlan analyses the first 128 KiB and the last 32 KiB whole, and of
-// the body a quarter (16 KiB in every 64 KiB) in files under 4 MiB, a
-// sixteenth (16 KiB in every 256 KiB) in larger ones, up to 4096 samples.
+// fullPlan analyses the first 64 KiB and the last 32 KiB whole, and a
+// sixteenth of the body (16 KiB in every 256 KiB), up to 4096 samples.
 // Histograms cost about a third of a SHA-256 pass per byte counted, so on
 // large files the profile costs about 2% of hashing them.
 func fullPlan(size int64) plan {
-	stride := int64(256 << 10)
-	if size < 4<<20 {
-		stride = 64 << 10
-	}
-	return makePlan(size, 128<<10, 32<<10, stride, 4, 4096)
+	return makePlan(size, 64<<10, 32<<10, 256<<10, 4, 4096)
 }
 
 // quickPlan analyses the first 64 KiB, the last 16 KiB and 8 to 32 evenly
@@ -274,21 +269,38 @@ func (pr *profile) addRun(off int64, b []byte) {
 
 // add analyses one block.
 func (pr *profile) add(off int64, b []byte) {
-	pr.h.reset()
-	pr.h.add(b)
-	pr.h.counts(&pr.counts)
 	if pr.gN > 0 && (off != pr.gOff+int64(pr.gBytes) || pr.gN == groupMax) {
 		pr.flushGroup()
+	}
+	if pr.gN == 0 {
+		pr.gOff = off
+		pr.gsum = [256]uint32{}
 		pr.gSmooth = false
 	}
+	pr.h.add(b)
+	// one pass folds the interleaved tables into the block's counts and
+	// the group's sums, clears them for the next block and sums the
+	// chi-square
+	n := len(b)
+	exp := float64(n) / 256
+	var chi float64
+	t := &pr.h.t
+	for i := range pr.counts {
+		c := t[0][i] + t[1][i] + t[2][i] + t[3][i]
+		t[0][i], t[1][i], t[2][i], t[3][i] = 0, 0, 0, 0
+		pr.counts[i] = c
+		pr.gsum[i] += c
+		d := float64(c) - exp
+		chi += d * d
+	}
+	st := blockStat{Chi2: chi / exp, N: n}
 	// entropy is only reported, for a sample of blocks: computing it for
 	// all would cost more than the histograms
-	st := chiOf(&pr.counts, len(b))
 	if pr.entropyEvery == 0 {
-		pr.entropyEvery = plannedBytes(pr.plan)/blockSize/32 + 1
+		pr.entropyEvery = plannedBytes(pr.plan)/blockSize/8 + 1
 	}
 	if int64(len(pr.blocks))%pr.entropyEvery == 0 {
-		st = statOf(&pr.counts, len(b))
+		st = statOf(&pr.counts, n)
 	}
 	if st.Chi2 <= chiRandomMax {
 		st.Smooth = smooth(b)
@@ -297,16 +309,8 @@ func (pr *profile) add(off int64, b []byte) {
 		pr.gSmooth = true
 	}
 	pr.blocks = append(pr.blocks, blockRec{Off: off, Stat: st})
-	if pr.gN == 0 {
-		pr.gOff = off
-		pr.gsum = [256]uint32{}
-		pr.gSmooth = false
-	}
-	for i, v := range pr.counts {
-		pr.gsum[i] += v
-	}
 	pr.gN++
-	pr.gBytes += len(b)
+	pr.gBytes += n
 }
 
 func (pr *profile) flushGroup() {
@@ -323,4 +327,5 @@ func (pr *profile) flushGroup() {
 		Blocks: pr.gN,
 	})
 	pr.gN, pr.gBytes = 0, 0
+	pr.gSmooth = false
 }

@@ -93,8 +93,9 @@ func detectEnc(b []byte) textEnc {
 	case zeroEven+zeroOdd > 0:
 		return encNone
 	}
-	// allow up to 1 event in 200 bytes: real text has stray bytes
-	for _, e := range []textEnc{encUTF8, encSJIS, encEUCJP, encLatin} {
+	// allow up to 1 event in 200 bytes: real text has stray bytes. UTF-16
+	// without a BOM (CJK text has no zero bytes) comes before 8-bit text.
+	for _, e := range []textEnc{encUTF8, encSJIS, encEUCJP, encUTF16LE, encUTF16BE, encLatin} {
 		if textEvents(b, e, nil)*200 <= len(b) {
 			return e
 		}
@@ -281,7 +282,7 @@ func textHeadless(v *vctx) {
 			w = w[1:]
 		}
 		enc := detectEnc(w)
-		if enc == encNone || enc == encUTF16LE || enc == encUTF16BE {
+		if enc == encNone {
 			continue
 		}
 		v.rep.format = "text/" + enc.String()

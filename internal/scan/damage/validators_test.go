@@ -69,6 +69,7 @@ func fixtures() []fixture {
 		{name: "text-sjis.txt", format: "text/shift_jis", middle: true},
 		{name: "text-eucjp.txt", format: "text/euc-jp", middle: true},
 		{name: "text-utf16.txt", format: "text/utf-16", middle: true},
+		{name: "text-utf16-nobom.txt", format: "text/utf-16le", middle: true},
 		{name: "data.csv", format: "text/utf-8", middle: true},
 		{name: "program.exe", synth: synthPE, format: "pe", middle: true},
 		{name: "legacy.doc", synth: synthCFB, format: "cfb"},
