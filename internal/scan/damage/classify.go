@@ -51,6 +51,9 @@ type analysis struct {
 	// fine caches fineStripes of the head window
 	fine     *stripes
 	fineSeen bool
+	// rawObs caches rawScan
+	rawObs  []obsv
+	rawDone bool
 
 	ctx   context.Context
 	s     *source

@@ -83,8 +83,55 @@ func (a *analysis) observations(rep *report, allRaw, contrast bool) ([]obsv, int
 			obs = append(obs, obsv{off: b.Off, end: end})
 		}
 	}
+	for _, o := range a.rawScan(rep) {
+		obs = append(obs, o)
+		if o.bad {
+			rawBad++
+		}
+	}
 	sort.SliceStable(obs, func(i, j int) bool { return obs[i].off < obs[j].off })
 	return obs, rawBad
+}
+
+// rawScan samples the raw regions more densely than the profile does (one
+// 4 KiB block in every 32 KiB) and reports random blocks as damage and
+// clearly structured ones as intact. Raw regions are where damage shows
+// in the statistics alone, so they are worth the extra reads; a budget of
+// 1 MiB + 1/32 of the file caps them.
+func (a *analysis) rawScan(rep *report) []obsv {
+	if a.rawDone {
+		return a.rawObs
+	}
+	a.rawDone = true
+	if a.quick || len(rep.raw) == 0 {
+		return nil
+	}
+	budget := int64(1<<20) + a.size/32
+	seen := map[int64]bool{}
+	for _, b := range a.prof.blocks {
+		seen[b.Off] = true
+	}
+	const stride = 32 << 10
+	for _, r := range rep.raw {
+		for off := (r.Off + blockSize - 1) / blockSize * blockSize; off+blockSize <= r.End && budget > 0; off += stride {
+			if seen[off] {
+				continue
+			}
+			b := a.s.bytes(off, blockSize)
+			if len(b) < blockSize {
+				return a.rawObs
+			}
+			budget -= blockSize
+			st := chiBytes(b)
+			switch {
+			case st.random():
+				a.rawObs = append(a.rawObs, obsv{off: off, end: off + blockSize, bad: true})
+			case st.structured():
+				a.rawObs = append(a.rawObs, obsv{off: off, end: off + blockSize})
+			}
+		}
+	}
+	return a.rawObs
 }
 
 // covered reports whether [off, end) lies, for nine tenths at least,

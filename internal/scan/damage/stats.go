@@ -145,6 +145,20 @@ func statOf(c *[256]uint32, n int) blockStat {
 	return blockStat{Entropy: ent, Chi2: chi, N: n}
 }
 
+// chiBytes computes the chi-square (and, when it looks random, the serial
+// test) of p directly, without the entropy.
+func chiBytes(p []byte) blockStat {
+	var h histogram
+	h.add(p)
+	var c [256]uint32
+	h.counts(&c)
+	st := chiOf(&c, len(p))
+	if st.Chi2 <= chiRandomMax {
+		st.Smooth = smooth(p)
+	}
+	return st
+}
+
 // statBytes computes the statistics of p directly.
 func statBytes(p []byte) blockStat {
 	var h histogram
