@@ -17,8 +17,8 @@ type Options struct {
 	// budget allows. Quick results are triage, not a screening verdict.
 	Quick bool
 	// QuickBudget caps the bytes a quick examination reads beyond its
-	// planned samples; 0 means the larger of 128 KiB and 1% of the file,
-	// at most 4 MiB.
+	// planned samples; 0 means the larger of 128 KiB and 0.5% of the file,
+	// at most 2 MiB.
 	QuickBudget int64
 	// Families replaces the embedded family list; nil uses it.
 	Families *Families
@@ -71,12 +71,12 @@ func newAnalysis(ctx context.Context, r io.ReaderAt, size int64, name string, me
 		budget = plannedBytes(p)
 		extra := opts.QuickBudget
 		if extra <= 0 {
-			extra = size / 100
+			extra = size / 200
 			if extra < 128<<10 {
 				extra = 128 << 10
 			}
-			if extra > 4<<20 {
-				extra = 4 << 20
+			if extra > 2<<20 {
+				extra = 2 << 20
 			}
 		}
 		budget += extra

@@ -34,16 +34,16 @@ func fullPlan(size int64) plan {
 	return makePlan(size, 64<<10, 32<<10, 256<<10, 4, 4096)
 }
 
-// quickPlan analyses the first 64 KiB, the last 16 KiB and 8 to 32 evenly
-// spaced 16 KiB samples of the body, one per MiB: well under 5% of any file
-// over 10 MB.
+// quickPlan analyses the first 64 KiB, the last 16 KiB and 4 to 16
+// evenly spaced 16 KiB samples of the body, one per 4 MiB: well under 5% of
+// any file over 10 MB, and few seeks.
 func quickPlan(size int64) plan {
-	n := size >> 20
-	if n < 8 {
-		n = 8
+	n := size >> 22
+	if n < 4 {
+		n = 4
 	}
-	if n > 32 {
-		n = 32
+	if n > 16 {
+		n = 16
 	}
 	return makePlan(size, 64<<10, 16<<10, 0, 4, n)
 }
