@@ -124,6 +124,21 @@ func TestEmptyAndTinyFiles(t *testing.T) {
 	}
 }
 
+// A later piece of a split archive is random from its first byte; it is
+// not called encrypted.
+func TestSplitVolume(t *testing.T) {
+	b := fixture{name: "archive.7z"}.data(t)
+	piece := b[len(b)/2:]
+	res := classifyBytes(t, piece, "archive.7z.002", false)
+	if res.Verdict == incident.Encrypted {
+		t.Fatalf("split volume: %s", res.Reason)
+	}
+	first := classifyBytes(t, b[:len(b)/2], "archive.7z.001", false)
+	if first.Verdict != incident.Clean {
+		t.Fatalf("first volume: %s %s", first.Verdict, first.Reason)
+	}
+}
+
 func TestContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -199,6 +214,9 @@ func TestNameHint(t *testing.T) {
 		{"cp.powerranges", "", ".powerranges"},
 		{`C:\data\clip.mxf`, "mxf", ""},
 		{"a.b.c.d.e.f.mp4.x.y.z.w", "", ".w"},
+		{"backup.7z.001", "7z", ".001"},
+		{"backup.7z.002", "", ".002"},
+		{"movie.mp4.015", "", ".015"},
 	}
 	for _, tc := range tests {
 		h := hintFromName(tc.name)

@@ -267,6 +267,13 @@ func (a *analysis) judgeUnknown(head []byte) Result {
 	case a.structuredBlocks() >= 2:
 		ev.Check = "random-head"
 		ev.Detail = "random bytes at the start of otherwise structured content"
+	case a.hint.split:
+		// a later piece of a split file starts wherever the cut fell:
+		// random bytes there prove nothing
+		ev.Check = "random-content"
+		ev.Detail = "a piece of a split file (" + a.hint.appended + "): random content cannot be judged alone"
+		a.pattern(&ev, obs, head, rep)
+		return Result{Verdict: incident.Suspect, Reason: ev.Detail, Evidence: ev}
 	case a.uniformThroughout():
 		// ciphertext from the first byte to the last, and nothing says
 		// what it was: encrypted, by whom the content cannot tell

@@ -9,6 +9,8 @@ import "strings"
 // and which extension ransomware may have added; it never decides a
 // verdict by itself.
 type nameHint struct {
+	// split is set for the second and later pieces of a split file
+	split    bool
 	format   string // "" when no known extension
 	ext      string // the known extension, lower case, without dot
 	appended string // extensions after it, with their dots, as written
@@ -35,10 +37,32 @@ func hintFromName(name string) nameHint {
 			if i < len(parts)-1 {
 				h.appended = "." + strings.Join(parts[i+1:], ".")
 			}
+			if i == len(parts)-2 && splitVolume(parts[i+1]) {
+				// "movie.mp4.002", "backup.7z.003": a piece of a split
+				// file starts wherever the cut fell, not with the format's
+				// header; only the first piece does
+				if strings.TrimLeft(parts[i+1], "0") != "1" {
+					h.format, h.split = "", true
+				}
+			}
 			return h
 		}
 	}
 	return nameHint{appended: "." + parts[len(parts)-1]}
+}
+
+// splitVolume reports whether an extension numbers the pieces of a split
+// file (".001", ".002" ...).
+func splitVolume(ext string) bool {
+	if len(ext) < 3 || len(ext) > 4 {
+		return false
+	}
+	for _, c := range ext {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // formatOfExt maps an extension to the validator that knows its format.
