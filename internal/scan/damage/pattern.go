@@ -202,7 +202,7 @@ func (a *analysis) pattern(ev *Evidence, obs []obsv, head []byte, rep *report) {
 	if fine, ok := a.fineStripes(head); ok && (good > 0 || len(runs) > 1) {
 		ev.Pattern = PatternStriped
 		ev.Period, ev.Chunk = fine.period, fine.chunk
-		ev.Coverage = round3(float64(fine.chunk) / float64(fine.period))
+		ev.Coverage = coverage(float64(fine.chunk) / float64(fine.period))
 		ev.Chunks = int(size / fine.period)
 		return
 	}
@@ -223,7 +223,7 @@ func (a *analysis) pattern(ev *Evidence, obs []obsv, head []byte, rep *report) {
 			ev.Chunk = runs[0].hi
 		}
 		ev.Chunks = 1
-		ev.Coverage = round3(float64(ev.Chunk) / float64(size))
+		ev.Coverage = coverage(float64(ev.Chunk) / float64(size))
 		return
 	}
 	// several runs: merge those split by a sliver of intact bytes, then
@@ -233,7 +233,7 @@ func (a *analysis) pattern(ev *Evidence, obs []obsv, head []byte, rep *report) {
 		ev.Pattern = PatternHead
 		ev.Chunk = runs[0].end
 		ev.Chunks = 1
-		ev.Coverage = round3(float64(ev.Chunk) / float64(size))
+		ev.Coverage = coverage(float64(ev.Chunk) / float64(size))
 		return
 	}
 	rs := runs
@@ -249,7 +249,7 @@ func (a *analysis) pattern(ev *Evidence, obs []obsv, head []byte, rep *report) {
 		total += r.length()
 	}
 	ev.Chunks = len(runs)
-	ev.Coverage = round3(float64(total) / float64(size))
+	ev.Coverage = coverage(float64(total) / float64(size))
 	if len(rs) >= 2 && regular(rs) {
 		d := medianDist(rs)
 		ev.Chunk = medianLen(rs)
@@ -258,19 +258,24 @@ func (a *analysis) pattern(ev *Evidence, obs []obsv, head []byte, rep *report) {
 		if k >= 2 && k <= 16 && rs[0].start <= 64 && absDiff(k*d, size) <= d/4+blockSize {
 			ev.Pattern = PatternPercent
 			ev.Chunks = int(k)
-			ev.Coverage = round3(float64(ev.Chunk*k) / float64(size))
+			ev.Coverage = coverage(float64(ev.Chunk*k) / float64(size))
 			return
 		}
 		if len(rs) >= 3 {
 			ev.Pattern = PatternStriped
 			ev.Period = d
-			ev.Coverage = round3(float64(ev.Chunk) / float64(d))
+			ev.Coverage = coverage(float64(ev.Chunk) / float64(d))
 			return
 		}
 	}
 	ev.Pattern = PatternPartial
 	ev.Chunk = 0
 }
+
+// coverage rounds a ciphertext fraction; estimates from run lengths can
+// overshoot when neighbouring runs merge, and a file is at most all
+// ciphertext.
+func coverage(f float64) float64 { return round3(min(1, max(0, f))) }
 
 // regular reports whether runs start at evenly spaced offsets: every
 // distance between consecutive starts is one to three times the median
