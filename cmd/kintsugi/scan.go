@@ -395,7 +395,7 @@ func buildDetectors(g *globals, o *scanOptions) ([]scan.Detector, func(), string
 		if o.noBuiltin && len(o.rules) == 0 {
 			return nil, nil, "", 0, usageError{errors.New("--no-builtin-rules needs --rules (or --no-yara)")}
 		}
-		r, err := yara.Compile(yara.Options{BuiltIn: !o.noBuiltin, Paths: o.rules, SkipBroken: o.skipBadRules})
+		r, err := yara.Compile(yara.Options{BuiltIn: !o.noBuiltin, Paths: o.rules, SkipBroken: o.skipBadRules, CacheDir: ruleCacheDir(g)})
 		if err != nil {
 			var ce *yara.CompileError
 			if errors.As(err, &ce) {
