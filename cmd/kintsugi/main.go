@@ -75,6 +75,9 @@ the working directory, or --case / KINTSUGI_CASE).`,
 		newScanCommand(g),
 		newRulesCommand(g),
 		newDemoCommand(g),
+		newMigrateCommand(g),
+		newManifestCommand(g),
+		newKeyCommand(g),
 	)
 	return root
 }

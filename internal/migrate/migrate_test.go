@@ -217,7 +217,7 @@ func TestLocalToLocal(t *testing.T) {
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 	var buf bytes.Buffer
 	w, _ := manifest.NewWriter(&buf, manifest.Header{Source: f.src, Dest: f.dst}, key)
-	if err := WriteManifest(context.Background(), f.j, w, "rs", f.d.VerifyMethod()); err != nil {
+	if err := WriteManifest(context.Background(), f.j, w, "rs"); err != nil {
 		t.Fatal(err)
 	}
 	w.Close("", true)

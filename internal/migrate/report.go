@@ -13,7 +13,7 @@ import (
 )
 
 // Record turns a journal entry into its manifest record.
-func Record(e Entry, ruleset, verifyMethod string) manifest.Record {
+func Record(e Entry, ruleset string) manifest.Record {
 	r := manifest.Record{Size: e.Size, SHA256: e.SHA256, Verdict: e.Verdict, Reason: e.Reason, Findings: e.Findings, FromScan: e.FromScan,
 		Notes: e.Notes}
 	r.SetPath(string(e.Path))
@@ -34,7 +34,8 @@ func Record(e Entry, ruleset, verifyMethod string) manifest.Record {
 		}
 	}
 	if e.Verify != "" {
-		v := &manifest.Verification{Method: verifyMethod, At: e.VerifiedAt.UTC().Format(time.RFC3339Nano)}
+		// The method is the same for every file: it is in the header.
+		v := &manifest.Verification{At: e.VerifiedAt.UTC().Format(time.RFC3339Nano)}
 		switch {
 		case e.Verify == "ok":
 			v.Result, v.SHA256 = "ok", e.SHA256
@@ -76,9 +77,9 @@ func mappingReason(notes []string) string {
 // WriteManifest writes one record per journal entry of the job, in path
 // order, so the manifest of any run covers the whole job, including what
 // earlier, interrupted runs did.
-func WriteManifest(ctx context.Context, j Journal, w *manifest.Writer, ruleset, verifyMethod string) error {
+func WriteManifest(ctx context.Context, j Journal, w *manifest.Writer, ruleset string) error {
 	return j.Each(ctx, nil, func(e Entry) error {
-		return w.Add(Record(e, ruleset, verifyMethod))
+		return w.Add(Record(e, ruleset))
 	})
 }
 
