@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -465,5 +467,45 @@ func TestInterruptLeavesNothingPartial(t *testing.T) {
 	}
 	if got := tree(t, f.dst); len(got["a.bin"]) != 3<<20 {
 		t.Fatal("resume did not complete the file")
+	}
+}
+
+func TestQuarantine(t *testing.T) {
+	f := newFixture(t, map[string]string{"dir/evil.exe": "MZ...EVIL...payload", "ok.txt": "fine"})
+	q := t.TempDir()
+	m := f.migrator(evilDetector{}, func(c *Config) { c.Quarantine = q })
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e, _, _ := f.j.Get(context.Background(), []byte("dir/evil.exe"))
+	zipPath := filepath.Join(q, e.SHA256+".zip")
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatalf("quarantine archive: %v (notes %v)", err, e.Notes)
+	}
+	defer zr.Close()
+	if len(zr.File) != 2 || zr.File[0].Name != "evil.exe" || zr.File[0].Flags&1 == 0 || zr.File[1].Name != "kintsugi-verdict.json" {
+		t.Fatalf("archive members %+v", zr.File)
+	}
+	if !contains(e.Notes, "kept in quarantine as "+e.SHA256+".zip") {
+		t.Fatalf("notes %v", e.Notes)
+	}
+	sevenZip, err := exec.LookPath("7z")
+	if err != nil {
+		t.Skip("7z not installed: the archive was checked with archive/zip only")
+	}
+	out := t.TempDir()
+	if b, err := exec.Command(sevenZip, "x", "-p"+QuarantinePassword, "-o"+out, zipPath).CombinedOutput(); err != nil {
+		t.Fatalf("7z: %v\n%s", err, b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "evil.exe")); string(b) != "MZ...EVIL...payload" {
+		t.Fatalf("7z extracted %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "kintsugi-verdict.json")); !bytes.Contains(b, []byte(`"verdict": "malicious"`)) {
+		t.Fatalf("verdict file %s", b)
+	}
+	// A wrong password must fail: the content is really encrypted.
+	if err := exec.Command(sevenZip, "t", "-pwrong", zipPath).Run(); err == nil {
+		t.Fatal("7z opened the archive with a wrong password")
 	}
 }
