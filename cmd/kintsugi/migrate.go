@@ -313,12 +313,9 @@ func migrateWith(ctx context.Context, g *globals, o *migrateOptions, format ui.F
 	swMu.Unlock()
 
 	stats := &migrateStats{Host: host, Source: src, Dest: d.String(), Job: job.ID, RuleSet: digest, KeyID: manifest.KeyID(key.Public().(ed25519.PublicKey)),
-		MigratedNow: m.Progress.Migrated.Load() - m.Progress.Unchanged.Load(), BytesCopied: m.Progress.BytesCopied.Load(),
+		MigratedNow: m.Progress.Copied.Load(), BytesCopied: m.Progress.BytesCopied.Load(),
 		Unchanged: m.Progress.Unchanged.Load(), Retried: m.Progress.Retried.Load(), Recovered: m.Progress.Recovered.Load(),
 		Seconds: time.Since(start).Seconds(), Interrupted: errors.Is(runErr, context.Canceled), QuarantineDir: o.quarantine, VerifyMethod: d.VerifyMethod()}
-	if stats.MigratedNow < 0 {
-		stats.MigratedNow = 0
-	}
 	names := make([]string, 0, len(dets))
 	for _, det := range dets {
 		names = append(names, det.Name())
@@ -585,6 +582,7 @@ func printPlan(ctx context.Context, g *globals, format ui.Format, m *migrate.Mig
 	t := &ui.Table{Header: []string{"", "files", "bytes"}, Right: []bool{false, true, true}}
 	t.Add("to read, screen, copy and verify", p.Copy, ui.Bytes(p.CopyBytes))
 	t.Add("done earlier, unchanged: skipped", p.Done, ui.Bytes(p.DoneBytes))
+	t.Add("copied by an interrupted run: read back only", p.ReadBack, "")
 	t.Add("refused on earlier verdicts: not read", p.Refuse, ui.Bytes(p.RefuseBytes))
 	t.Add("cannot be examined: refused", p.Unscannable, "")
 	t.Add("excluded or links inside the tree", p.Skipped, "")

@@ -76,6 +76,7 @@ type Progress struct {
 	Migrated, Refused  atomic.Int64
 	Failed, Skipped    atomic.Int64
 	Unchanged          atomic.Int64 // verified or refused earlier, not read again
+	Copied             atomic.Int64 // files copied and verified in this run
 	BytesCopied        atomic.Int64
 	Retried, Recovered atomic.Int64 // retries; leftovers of interrupted runs cleaned up
 }
@@ -423,6 +424,7 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 		if m.verify(ctx, e) {
 			e.State = StateVerified
 			m.Progress.Migrated.Add(1)
+			m.Progress.Copied.Add(1)
 			return m.put(ctx, e)
 		}
 		if ctx.Err() != nil {

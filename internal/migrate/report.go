@@ -86,14 +86,19 @@ func WriteManifest(ctx context.Context, j Journal, w *manifest.Writer, ruleset s
 // Plan is what a run would do, computed without reading or writing a
 // file (--dry-run).
 type Plan struct {
-	Copy, CopyBytes     int64 // files to read, screen and copy
-	Done, DoneBytes     int64 // verified earlier, unchanged: not read again
-	Refuse, RefuseBytes int64 // refused on an earlier verdict of the unchanged file
-	Unscannable         int64 // devices, FIFOs, links out of the tree ...: refused
-	Skipped             int64 // excluded or links inside the tree
-	Mapped, Unsupported int64 // names stored differently, names the destination cannot hold
-	Items               []PlanItem
-	Recover             int64 // interrupted uploads to clean up first
+	Copy        int64      `json:"copy"` // files to read, screen and copy
+	CopyBytes   int64      `json:"copy_bytes"`
+	Done        int64      `json:"done"` // verified earlier, unchanged: not read again
+	DoneBytes   int64      `json:"done_bytes"`
+	ReadBack    int64      `json:"read_back"` // copied by an interrupted run, not verified yet: only read back
+	Refuse      int64      `json:"refuse"`    // refused on an earlier verdict of the unchanged file
+	RefuseBytes int64      `json:"refuse_bytes"`
+	Unscannable int64      `json:"unscannable"` // devices, FIFOs, links out of the tree ...: refused
+	Skipped     int64      `json:"skipped"`     // excluded or links inside the tree
+	Mapped      int64      `json:"mapped"`      // names stored differently
+	Unsupported int64      `json:"unsupported"` // names the destination cannot hold
+	Recover     int64      `json:"recover"`     // interrupted uploads to clean up first
+	Items       []PlanItem `json:"items,omitempty"`
 }
 
 // PlanItem is one file whose fate is worth listing: an expected refusal,
@@ -153,6 +158,9 @@ func (m *Migrator) planEntry(ctx context.Context, p *Plan, ent source.Entry) err
 		case prev.State == StateVerified:
 			p.Done++
 			p.DoneBytes += ent.Info.Size
+			return nil
+		case prev.State == StatePromoted:
+			p.ReadBack++
 			return nil
 		case prev.State == StateRefused && prev.Verdict != incident.Unscannable:
 			p.Refuse++
