@@ -451,3 +451,155 @@ func TestMigrateCrashResume(t *testing.T) {
 		t.Errorf("only %d kills landed while migrate ran; want at least 20", totalKills)
 	}
 }
+
+// TestMigrateDestinationFull migrates 14 MB into an 8 MB tmpfs: the files
+// that do not fit fail with the reason, nothing partial stays behind, the
+// exit status says the job is not complete; once there is room, the same
+// command completes it.
+func TestMigrateDestinationFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs (CI runs as root)")
+	}
+	mt := newMigrateTree(t, 4, 2)
+	dst := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dst).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dst).Run() })
+	key := newSignKey(t)
+	env := caseEnv(t)
+	args := []string{"migrate", "--sign-key", key, "--manifest", filepath.Join(t.TempDir(), "m.jsonl"), mt.dir, dst}
+	r := kintsugi(t, env, args...)
+	if r.code != 2 || !strings.Contains(r.stderr, "could not be migrated") || !strings.Contains(r.stdout, "no space left on device") {
+		t.Fatalf("full destination: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	got, temps := localFiles(t, dst)
+	checkPartial(t, mt, got)
+	if temps > 0 || len(got) == len(mt.clean) {
+		t.Fatalf("%d temporaries left, %d of %d files arrived", temps, len(got), len(mt.clean))
+	}
+	if out, err := exec.Command("mount", "-o", "remount,size=64m", dst).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v %s", err, out)
+	}
+	if r := kintsugi(t, env, args...); r.code != 1 {
+		t.Fatalf("after making room: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	got, temps = localFiles(t, dst)
+	checkComplete(t, mt, got, temps)
+}
+
+// TestMigratePermissionDenied runs migrate as an unprivileged user: an
+// unreadable source file is refused as unscannable, an unwritable
+// destination folder fails the files that go there; both with the system's
+// reason, the rest migrates.
+func TestMigratePermissionDenied(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run as another user (CI runs as root)")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatal("setpriv (util-linux) not found")
+	}
+	const nobody = 65534
+	open := func(dir string) string {
+		os.Chmod(filepath.Dir(dir), 0o755)
+		os.Chmod(dir, 0o755)
+		return dir
+	}
+	src := open(t.TempDir())
+	os.WriteFile(filepath.Join(src, "open.txt"), []byte("public"), 0o644)
+	os.WriteFile(filepath.Join(src, "secret.txt"), []byte("root only"), 0o600)
+	os.MkdirAll(filepath.Join(src, "locked"), 0o755)
+	os.WriteFile(filepath.Join(src, "locked", "f.txt"), []byte("goes to a folder nobody may write"), 0o644)
+	dst := open(t.TempDir())
+	os.Chown(dst, nobody, nobody)
+	os.Mkdir(filepath.Join(dst, "locked"), 0o755) // root's: not writable for nobody
+	work := open(t.TempDir())
+	os.Chown(work, nobody, nobody)
+	key := filepath.Join(work, "k.key")
+	if r := kintsugi(t, nil, "key", "generate", "-o", key); r.code != 0 {
+		t.Fatal(r)
+	}
+	os.Chown(key, nobody, nobody)
+	os.Chmod(filepath.Dir(binary), 0o755)
+	man := filepath.Join(work, "m.jsonl")
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary,
+		"migrate", "--case", filepath.Join(work, "case.db"), "--sign-key", key, "--manifest", man, src, dst)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 2 || !strings.Contains(errb.String(), "1 files could not be migrated") {
+		t.Fatalf("exit %d, want 2\n%s%s", code, out.String(), errb.String())
+	}
+	recs := map[string]manifest.Record{}
+	for _, rec := range readManifest(t, man) {
+		recs[rec.Path] = rec
+	}
+	if r := recs["secret.txt"]; r.Status != "refused" || r.Verdict != "unscannable" || !strings.Contains(r.Reason, "permission denied") {
+		t.Errorf("unreadable source file: %+v", r)
+	}
+	if r := recs["locked/f.txt"]; r.Status != "failed" || !strings.Contains(r.Reason, "permission denied") {
+		t.Errorf("unwritable destination folder: %+v", r)
+	}
+	if r := recs["open.txt"]; r.Status != "migrated" {
+		t.Errorf("readable file: %+v", r)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "open.txt")); string(b) != "public" {
+		t.Errorf("open.txt at the destination: %q", b)
+	}
+}
+
+// TestMigrateSourceChanging appends to a file all the while migrate runs:
+// its copy is never promoted (changed while read, tried again, then
+// refused as unscannable); once it stops changing, a rerun migrates it.
+func TestMigrateSourceChanging(t *testing.T) {
+	mt := newMigrateTree(t, 5, 0)
+	growing := filepath.Join(mt.dir, "logs", "growing.log")
+	os.MkdirAll(filepath.Dir(growing), 0o755)
+	os.WriteFile(growing, bytes.Repeat([]byte("startup\n"), 1<<20), 0o644)
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		f, _ := os.OpenFile(growing, os.O_APPEND|os.O_WRONLY, 0)
+		defer f.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fmt.Fprintf(f, "event %d\n", i)
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	key := newSignKey(t)
+	env := caseEnv(t)
+	dst := t.TempDir()
+	man := filepath.Join(t.TempDir(), "m.jsonl")
+	args := []string{"migrate", "--sign-key", key, "--manifest", man, "--workers", "1", mt.dir, dst}
+	r := kintsugi(t, env, args...)
+	close(stop)
+	<-stopped
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, rec := range readManifest(t, man) {
+		if rec.Path == "logs/growing.log" {
+			if rec.Status != "refused" || rec.Verdict != "unscannable" || !strings.Contains(rec.Reason, "changed while being read") || len(rec.Notes) < 2 {
+				t.Fatalf("growing file: %+v", rec)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dst, "logs", "growing.log")); err == nil {
+		t.Fatal("a file that changed during every read was promoted")
+	}
+	want, _ := os.ReadFile(growing)
+	r = kintsugi(t, env, args...)
+	if b, _ := os.ReadFile(filepath.Join(dst, "logs", "growing.log")); r.code != 1 || !bytes.Equal(b, want) {
+		t.Fatalf("rerun after the file settled: exit %d, %d of %d bytes\n%s", r.code, len(b), len(want), r.stderr)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -308,7 +309,7 @@ func (m *Migrator) screened(r scan.Result) {
 func (m *Migrator) fail(ctx context.Context, e *Entry, reason string) error {
 	e.State, e.Temp, e.Reason = StateFailed, "", reason
 	m.Progress.Failed.Add(1)
-	m.cfg.Log.Warn("migrate: file not migrated", "path", string(e.Path), "reason", reason)
+	m.cfg.Log.Info("migrate: file not migrated", "path", string(e.Path), "reason", reason)
 	return m.put(ctx, e)
 }
 
@@ -367,7 +368,7 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 		up, err := m.cfg.Dest.Create(ctx, e.DestKey, e.Temp, ent.Info.Size, meta)
 		if err != nil {
 			m.cleanup(ctx, e)
-			return m.fail(ctx, e, "cannot write to the destination: "+err.Error())
+			return m.fail(ctx, e, "cannot write to the destination: "+errReason(err))
 		}
 		var wrote int64
 		res := m.cfg.Engine.Examine(ctx, ent, func(p []byte) error {
@@ -390,7 +391,7 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 		case res.TeeErr != nil:
 			up.Abort(context.WithoutCancel(ctx))
 			e.Verdict = ""
-			return m.fail(ctx, e, "writing to the destination failed: "+res.TeeErr.Error())
+			return m.fail(ctx, e, "writing to the destination failed: "+errReason(res.TeeErr))
 		case res.Verdict != incident.Clean:
 			up.Abort(ctx)
 			if !res.Reusable && attempt < m.cfg.Retries {
@@ -414,7 +415,7 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 				m.fail(ctx, e, "interrupted while promoting; copied again on the next run")
 				return ctx.Err()
 			}
-			return m.fail(ctx, e, "promotion at the destination failed: "+err.Error())
+			return m.fail(ctx, e, "promotion at the destination failed: "+errReason(err))
 		}
 		m.Progress.BytesCopied.Add(res.Info.Size)
 		e.State, e.Temp = StatePromoted, ""
@@ -440,6 +441,16 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 		}
 		return m.fail(ctx, e, "the stored copy did not verify after "+fmt.Sprint(attempt+1)+" attempts: "+e.Verify)
 	}
+}
+
+// errReason shortens errors about temporary files to the operation and
+// the system's reason: the file is named by the entry already.
+func errReason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func appendNote(notes []string, n string) []string {
