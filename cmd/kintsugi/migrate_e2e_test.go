@@ -603,3 +603,54 @@ func TestMigrateSourceChanging(t *testing.T) {
 		t.Fatalf("rerun after the file settled: exit %d, %d of %d bytes\n%s", r.code, len(b), len(want), r.stderr)
 	}
 }
+
+func TestDemoMigrateSteps(t *testing.T) {
+	r := kintsugi(t, nil, "demo")
+	if r.code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"== step 5: migrate", "kintsugi_eicar_test_file", "signature: valid, by your key", "manifest-fs01.jsonl: OK", "read back"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
+
+func TestMigrateHelpAndUsage(t *testing.T) {
+	for _, args := range [][]string{{"migrate", "--help"}, {"manifest", "verify", "--help"}, {"key", "generate", "--help"}} {
+		r := kintsugi(t, nil, args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") {
+			t.Errorf("%v: no examples (exit %d)", args, r.code)
+		}
+	}
+	if r := kintsugi(t, nil, "migrate", "--help"); !strings.Contains(r.stdout, "Exit status:") {
+		t.Error("migrate --help does not document the exit status")
+	}
+	src := t.TempDir()
+	key := newSignKey(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", src}, "accepts 2 arg"},
+		{[]string{"migrate", "--sign-key", key, "/no/such/dir", t.TempDir()}, "cannot migrate /no/such/dir"},
+		{[]string{"migrate", "--sign-key", key, src, filepath.Join(src, "inside")}, "overlap"},
+		{[]string{"migrate", "--sign-key", key, "--manifest", filepath.Join(src, "m.jsonl"), src, t.TempDir()}, "never writes into the source"},
+		{[]string{"migrate", "--sign-key", key, "--bwlimit", "fast", src, t.TempDir()}, "--bwlimit"},
+		{[]string{"migrate", "--sign-key", key + ".pub", src, t.TempDir()}, "public key"},
+		{[]string{"migrate", "--sign-key", key, src, "ftp://host/x"}, "want a folder or s3://"},
+		{[]string{"key", "generate"}, "-o KEY"},
+		{[]string{"key", "generate", "-o", key}, "already exists"},
+		{[]string{"manifest", "verify", key}, "not a kintsugi manifest"},
+	}
+	for _, tc := range tests {
+		r := kintsugi(t, caseEnv(t), tc.args...)
+		if r.code != 2 || !strings.HasPrefix(r.stderr, "kintsugi: ") || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	os.Chmod(key, 0o644)
+	if r := kintsugi(t, caseEnv(t), "migrate", "--sign-key", key, src, t.TempDir()); r.code != 2 || !strings.Contains(r.stderr, "chmod 600") {
+		t.Errorf("readable key: %+v", r)
+	}
+}

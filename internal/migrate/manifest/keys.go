@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -82,23 +83,28 @@ func MarshalPublicKey(pub ed25519.PublicKey) string {
 // LoadPrivateKey reads a private key file, refusing one that is readable
 // by group or others.
 func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s: %w (mode %04o)", path, ErrKeyPermissions, fi.Mode().Perm())
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	b, err := os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return nil, err
 	}
 	v, err := keyLine(b, privatePrefix)
 	if err != nil {
 		if _, perr := keyLine(b, publicPrefix); perr == nil {
-			return nil, fmt.Errorf("%s: this is a public key; --sign-key needs the private key file", path)
+			return nil, fmt.Errorf("%s: this is a public key; signing needs the private key file", path)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s: %w (mode %04o)", path, ErrKeyPermissions, fi.Mode().Perm())
 	}
 	seed, err := base64.StdEncoding.DecodeString(v)
 	if err != nil || len(seed) != ed25519.SeedSize {
