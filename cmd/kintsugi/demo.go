@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -93,6 +94,20 @@ func runDemo(ctx context.Context, g *globals, dir string, keep bool) error {
 		return err
 	}
 	fmt.Fprintln(out)
+	step(4, "hunt the collected logs: who got in, from where, and what they did",
+		"kintsugi hunt "+l.Logs)
+	// the sample logs are written in UTC
+	if err := runHunt(ctx, &dg, huntOptions{format: "table", tz: "UTC", workHours: "8-19", workDays: "mon-fri"},
+		[]string{l.Logs}); err != nil && !errors.Is(err, errFound) {
+		return err
+	}
+	fmt.Fprintln(out)
+	step(5, "the report's table: per server, accessed / encrypted / exfiltrated, from scan and hunt together",
+		"kintsugi hosts")
+	if err := runHosts(ctx, &dg, "table", time.UTC); err != nil && !errors.Is(err, errFound) {
+		return err
+	}
+	fmt.Fprintln(out)
 	if err := demoMigrate(ctx, &dg, dir, l.Root, step); err != nil {
 		return err
 	}
@@ -111,13 +126,13 @@ func demoMigrate(ctx context.Context, dg *globals, dir, root string, step func(i
 	key := filepath.Join(dir, "migrate.key")
 	clean := filepath.Join(dir, "clean", "fs01")
 	man := filepath.Join(dir, "manifest-fs01.jsonl")
-	step(4, "a signing key for the migration manifest (once per case; the .pub goes to the auditor)",
+	step(6, "a signing key for the migration manifest (once per case; the .pub goes to the auditor)",
 		"kintsugi key generate -o "+key)
 	if _, err := manifest.GenerateKey(key, "kintsugi demo"); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	fmt.Fprintf(out, "private key %s, public key %s.pub\n\n", key, key)
-	step(5, "migrate: one read per file screens and copies it; only clean files are promoted and read back; a signed manifest lists everything",
+	step(7, "migrate: one read per file screens and copies it; only clean files are promoted and read back; a signed manifest lists everything",
 		"kintsugi migrate --sign-key "+key+" --host fs01 --manifest "+man+" "+root+" "+clean)
 	mo := &migrateOptions{host: "fs01", manifest: man, signKey: key, retries: 2, format: "table",
 		scan: scanOptions{workers: 2, yaraTimeout: 60e9, maxDepth: 5, maxRatio: 250}}
@@ -125,7 +140,7 @@ func demoMigrate(ctx context.Context, dg *globals, dir, root string, step func(i
 		return err
 	}
 	fmt.Fprintln(out)
-	step(6, "the auditor checks the signature and the hash chain, and reads every migrated file back",
+	step(8, "the auditor checks the signature and the hash chain, and reads every migrated file back",
 		"kintsugi manifest verify --key "+key+".pub "+man+" "+clean)
 	if err := runManifestVerify(ctx, dg, &manifestVerifyOptions{key: key + ".pub", format: "table", workers: 2}, man, clean); err != nil {
 		return err

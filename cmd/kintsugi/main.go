@@ -73,6 +73,8 @@ the working directory, or --case / KINTSUGI_CASE).`,
 	root.AddCommand(
 		newVersionCommand(g),
 		newScanCommand(g),
+		newHuntCommand(g),
+		newHostsCommand(g),
 		newRulesCommand(g),
 		newDemoCommand(g),
 		newMigrateCommand(g),

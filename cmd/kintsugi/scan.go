@@ -370,6 +370,11 @@ func runScan(ctx context.Context, g *globals, o *scanOptions, paths []string) er
 	}
 	if format == ui.FormatTable && !g.quiet {
 		printScanSummary(g, stats, top, g.casePath, runID)
+		if !o.quick {
+			if counts, err := st.VerdictCounts(ctx, h.ID); err == nil {
+				fmt.Fprintf(g.stdout, "host %s in this case, all scans so far: %s\n", host, countsLine(counts))
+			}
+		}
 	} else if !g.quiet && !ui.IsTerminal(g.stdout) {
 		// Machine output on stdout: the one-line summary goes to stderr.
 		fmt.Fprintf(g.stderr, "kintsugi: %s\n", summaryLine(stats))
@@ -625,6 +630,21 @@ func printScanSummary(g *globals, s *scanStats, top []scan.Result, casePath stri
 		}
 	}
 	fmt.Fprintf(w, "\ncase store: %s (run %d)\n", casePath, runID)
+}
+
+// countsLine sums per-verdict counts in one line.
+func countsLine(counts map[incident.Verdict]casestore.Count) string {
+	var total casestore.Count
+	var parts []string
+	for _, v := range incident.Verdicts {
+		c := counts[v]
+		total.Files += c.Files
+		total.Bytes += c.Bytes
+		if c.Files > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.Files, v))
+		}
+	}
+	return fmt.Sprintf("%d files (%s): %s", total.Files, ui.Bytes(total.Bytes), strings.Join(parts, ", "))
 }
 
 func countFound(s *scanStats) int64 {

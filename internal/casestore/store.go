@@ -62,6 +62,19 @@ type Store interface {
 	// HostSummary returns the summary of one kind for a host.
 	HostSummary(ctx context.Context, hostID int64, kind string) (json.RawMessage, error)
 
+	// PutHunt stores a hunt's results for one host (its verdict,
+	// detections and logons), replacing what earlier hunts stored for it.
+	// One call is one transaction.
+	PutHunt(ctx context.Context, h HuntHost, ds []HuntDetection, ls []HuntLogon) error
+	// HuntHosts lists the stored hunt verdicts, one per host.
+	HuntHosts(ctx context.Context) ([]HuntHost, error)
+	// HuntDetections calls fn for the stored detections of a host (all
+	// hosts when hostID is 0), oldest first.
+	HuntDetections(ctx context.Context, hostID int64, fn func(HuntDetection) error) error
+	// HuntLogons returns the stored logon edges reaching a host (all hosts
+	// when hostID is 0), oldest first.
+	HuntLogons(ctx context.Context, hostID int64) ([]HuntLogon, error)
+
 	// MigrateJob returns the migration job for (source, dest, ruleset),
 	// creating it when new: rerunning the same migration resumes its job.
 	MigrateJob(ctx context.Context, source []byte, dest, ruleset string) (MigrateJob, error)

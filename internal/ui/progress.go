@@ -50,7 +50,7 @@ func StartProgress(w io.Writer, c Counters) *Progress {
 				}
 				return Bytes(s.Current) + " / " + Bytes(t)
 			}, decor.WCSyncSpace),
-			decor.AverageSpeed(decor.SizeB1000(0), "%.1f/s", decor.WCSyncSpace),
+			decor.AverageSpeed(decor.SizeB1000(0), "%.1f", decor.WCSyncSpace),
 			decor.OnComplete(decor.AverageETA(decor.ET_STYLE_MMSS, decor.WCSyncSpace), "done"),
 		),
 	)

@@ -78,7 +78,51 @@ var migrations = []string{
 		updated INTEGER NOT NULL,
 		PRIMARY KEY (host_id, kind)
 	);`,
-	// 2: the migrate journal: one job per (source, destination, rule set),
+	// 2: hunt verdicts, detections and the account x host graph.
+	`CREATE TABLE hunt_hosts (
+		host_id     INTEGER PRIMARY KEY REFERENCES hosts(id),
+		run_id      INTEGER NOT NULL,
+		accessed    INTEGER NOT NULL,
+		encrypted   INTEGER NOT NULL,
+		exfiltrated INTEGER NOT NULL,
+		first_seen  INTEGER NOT NULL,
+		last_seen   INTEGER NOT NULL,
+		evidence    INTEGER NOT NULL,
+		data        TEXT NOT NULL,
+		updated     INTEGER NOT NULL
+	);
+	CREATE TABLE hunt_detections (
+		id       INTEGER PRIMARY KEY,
+		host_id  INTEGER NOT NULL REFERENCES hosts(id),
+		run_id   INTEGER NOT NULL,
+		time     INTEGER NOT NULL,
+		last     INTEGER NOT NULL,
+		rule_id  TEXT NOT NULL,
+		engine   TEXT NOT NULL,
+		title    TEXT NOT NULL,
+		severity TEXT NOT NULL,
+		category TEXT NOT NULL,
+		account  TEXT NOT NULL,
+		source   TEXT NOT NULL,
+		data     TEXT NOT NULL
+	);
+	CREATE INDEX hunt_detections_host ON hunt_detections(host_id, time);
+	CREATE TABLE hunt_logons (
+		id         INTEGER PRIMARY KEY,
+		host_id    INTEGER NOT NULL REFERENCES hosts(id),
+		run_id     INTEGER NOT NULL,
+		account    TEXT NOT NULL,
+		source     TEXT NOT NULL,
+		kinds      TEXT NOT NULL,
+		first      INTEGER NOT NULL,
+		last       INTEGER NOT NULL,
+		count      INTEGER NOT NULL,
+		privileged INTEGER NOT NULL,
+		suspicious INTEGER NOT NULL
+	);
+	CREATE INDEX hunt_logons_host ON hunt_logons(host_id, first);
+	CREATE INDEX hunt_logons_account ON hunt_logons(account);`,
+	// 3: the migrate journal: one job per (source, destination, rule set),
 	// one row per source file with its state, so that a killed migration
 	// resumes without copying anything twice or leaving partial objects.
 	`CREATE TABLE migrate_jobs (

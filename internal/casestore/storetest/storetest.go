@@ -36,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 		{"Triage", testTriage},
 		{"HostSummary", testHostSummary},
 		{"NotFound", testNotFound},
+		{"HuntReplace", testHuntReplace},
+		{"HuntQueries", testHuntQueries},
 		{"MigrateJournal", testMigrateJournal},
 		{"MigrateEntriesPaging", testMigrateEntriesPaging},
 	}

@@ -32,7 +32,7 @@ const scanFlags = goyara.ScanFlags(C.SCAN_FLAGS_NO_TRYCATCH)
 // overlap is how much of the previous block is repeated at the start of
 // the next when a big file streams through in blocks, so that strings up
 // to this length match across block boundaries.
-const overlap = 1 << 20
+const overlap = 256 << 10
 
 // Detector matches YARA rules against every file and member.
 type Detector struct {
