@@ -253,7 +253,7 @@ func migrateWith(ctx context.Context, g *globals, o *migrateOptions, format ui.F
 	}
 	eng := scan.New(scan.Config{Detectors: dets, Hashes: screeningHashes(dets), Limits: limits, Workers: o.scan.workers, Log: g.log, TempDir: o.scan.tmpDir})
 	cfg := migrate.Config{Source: src, Dest: d, Engine: eng, Walk: walkOptions(&o.scan), Workers: o.scan.workers, Journal: j, Known: known,
-		Retries: o.retries, BWLimit: bw, Quarantine: o.quarantine, Log: g.log}
+		Retries: o.retries, BWLimit: bw, Quarantine: o.quarantine, Log: g.log, TempTag: tempTag(g, job.ID)}
 	if o.dryRun {
 		return printPlan(ctx, g, format, migrate.New(cfg), src, d)
 	}
@@ -424,6 +424,13 @@ func writeManifestFile(ctx context.Context, path string, hdr manifest.Header, ke
 		df.Close()
 	}
 	return w.Counts(), nil
+}
+
+// tempTag marks the job's temporary names at the destination: the case
+// store and the job id, hashed.
+func tempTag(g *globals, job int64) string {
+	abs, _ := filepath.Abs(g.casePath)
+	return "j" + shortDigest(fmt.Sprintf("%s\x00%d", abs, job))[:12]
 }
 
 // lockJob makes sure only one process works on a job at a time: two would

@@ -609,7 +609,7 @@ func TestDemoMigrateSteps(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"== step 5: migrate", "kintsugi_eicar_test_file", "signature: valid, by your key", "manifest-fs01.jsonl: OK", "read back"} {
+	for _, want := range []string{"== step 7: migrate", "kintsugi_eicar_test_file", "signature: valid, by your key", "manifest-fs01.jsonl: OK", "read back"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

@@ -67,8 +67,11 @@ type Config struct {
 	// Quarantine, when set, is a folder where refused files are kept as
 	// inert archives.
 	Quarantine string
-	Log        *slog.Logger
-	Now        func() time.Time
+	// TempTag marks the job's temporary names (letters and digits), so
+	// that what killed runs left can be swept without touching other jobs.
+	TempTag string
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Progress counts what a run has done; safe to read at any time.
@@ -106,6 +109,9 @@ func New(cfg Config) *Migrator {
 		cfg.Now = time.Now
 	}
 	cfg.Source = strings.TrimSuffix(cfg.Source, "/")
+	if cfg.TempTag == "" {
+		cfg.TempTag = "job"
+	}
 	return &Migrator{cfg: cfg, lim: newLimiter(cfg.BWLimit), claimed: map[string]string{}}
 }
 
@@ -187,7 +193,19 @@ func (m *Migrator) Run(ctx context.Context) error {
 	if werr != nil {
 		return werr
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Every upload of this run has ended: whatever temporaries of the job
+	// are left were completed on the server after an earlier kill.
+	if sw, ok := m.cfg.Dest.(dest.Sweeper); ok {
+		n, err := sw.Sweep(ctx, m.cfg.TempTag)
+		if err != nil {
+			return fmt.Errorf("remove leftovers of interrupted runs at the destination: %w", err)
+		}
+		m.Progress.Recovered.Add(int64(n))
+	}
+	return nil
 }
 
 // rel returns the path of ent below the source root.
@@ -214,8 +232,10 @@ func (m *Migrator) handle(ctx context.Context, ent source.Entry) error {
 	if err != nil {
 		return errJournal{err}
 	}
-	m.Progress.Files.Add(1)
-	m.Progress.Bytes.Add(ent.Info.Size)
+	defer func() {
+		m.Progress.Files.Add(1)
+		m.Progress.Bytes.Add(ent.Info.Size)
+	}()
 	e := Entry{Path: []byte(rel), DestKey: prev.DestKey, Attempts: prev.Attempts}
 	setIdentity(&e, ent.Info)
 	switch ent.Kind {
@@ -360,7 +380,7 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 			m.Progress.Retried.Add(1)
 		}
 		e.Attempts++
-		e.State, e.Temp = StateCopying, m.cfg.Dest.TempName(e.DestKey)
+		e.State, e.Temp = StateCopying, m.cfg.Dest.TempName(e.DestKey, m.cfg.TempTag)
 		e.SHA256, e.Verdict, e.Reason, e.Findings, e.Verify, e.VerifiedAt = "", "", "", nil, "", time.Time{}
 		if err := m.put(ctx, e); err != nil {
 			return err

@@ -242,7 +242,7 @@ func TestRecoverRemovesTemporaries(t *testing.T) {
 	f := newFixture(t, map[string]string{"a.txt": "hello"})
 	// What a crash mid-copy leaves: a journal entry in state copying and
 	// a partial temporary next to the final name.
-	temp := f.d.TempName("a.txt")
+	temp := f.d.TempName("a.txt", "job")
 	os.MkdirAll(f.dst, 0o755)
 	os.WriteFile(filepath.Join(f.dst, temp), []byte("hel"), 0o600)
 	f.j.Put(context.Background(), Entry{Path: []byte("a.txt"), State: StateCopying, Temp: temp, DestKey: "a.txt"})

@@ -50,10 +50,11 @@ type Destination interface {
 	// path, why. Names are never changed silently: every mapping is
 	// reported in the manifest.
 	MapName(rel string) (key, mapping string, err error)
-	// TempName returns a fresh temporary name for an upload of key. It has
-	// no side effect: the caller records it in the journal first, so that
+	// TempName returns a fresh temporary name for an upload of key,
+	// carrying tag (a short job token of letters and digits). It has no
+	// side effect: the caller records it in the journal first, so that
 	// whatever Create leaves behind after a crash can be found again.
-	TempName(key string) string
+	TempName(key, tag string) string
 	// Create starts writing key under the temporary name temp. size is
 	// the number of bytes that will be written.
 	Create(ctx context.Context, key, temp string, size int64, meta Meta) (Upload, error)
@@ -83,4 +84,14 @@ type Upload interface {
 	Commit(ctx context.Context, size int64, sha256 string) error
 	// Abort discards the upload. It is safe after a failed Commit.
 	Abort(ctx context.Context) error
+}
+
+// Sweeper is implemented by destinations where a request sent just before
+// the client was killed can still complete on the server afterwards (an
+// upload completion or a copy landing after the next run cleaned up).
+// Sweep removes every temporary object and incomplete upload whose
+// temporary name carries tag; migrate calls it when a run of the job has
+// finished, when no upload of the job can be legitimately in flight.
+type Sweeper interface {
+	Sweep(ctx context.Context, tag string) (int, error)
 }

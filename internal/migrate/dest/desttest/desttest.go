@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) Target) {
 		{"Replace", testReplace},
 		{"RemoveAndStatMissing", testRemove},
 		{"CleanupRefusesForeignNames", testForeign},
+		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,7 +68,7 @@ var meta = dest.Meta{ModTime: time.Date(2020, 1, 2, 3, 4, 5, 6000, time.UTC), Mo
 func write(t *testing.T, d dest.Destination, key string, b []byte) (dest.Upload, string) {
 	t.Helper()
 	ctx := context.Background()
-	temp := d.TempName(key)
+	temp := d.TempName(key, "test")
 	u, err := d.Create(ctx, key, temp, int64(len(b)), meta)
 	if err != nil {
 		t.Fatal(err)
@@ -231,4 +232,35 @@ func testForeign(t *testing.T, tg Target) {
 	if _, err := tg.Dest.Stat(ctx, "keep.txt"); err != nil {
 		t.Fatalf("Cleanup removed a real object: %v", err)
 	}
+}
+
+// testSweep leaves two crashed uploads of one job and one of another:
+// Sweep removes exactly the job's.
+func testSweep(t *testing.T, tg Target) {
+	sw, ok := tg.Dest.(dest.Sweeper)
+	if !ok {
+		t.Skip("this destination needs no sweep: a killed process leaves no request behind")
+	}
+	ctx := context.Background()
+	b, _ := data(tg.BigSize, 8)
+	d := tg.Dest
+	for _, tag := range []string{"job1", "job1", "job2"} {
+		temp := d.TempName("s.bin", tag)
+		u, err := d.Create(ctx, "s.bin", temp, int64(len(b)), meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Write(b[:len(b)/2])
+	}
+	n, err := sw.Sweep(ctx, "job1")
+	if err != nil || n < 2 {
+		t.Fatalf("Sweep(job1) = %d, %v; want at least 2 removed", n, err)
+	}
+	if left := tg.Leftovers(t); len(left) == 0 {
+		t.Fatal("Sweep(job1) removed the other job's upload too")
+	}
+	if _, err := sw.Sweep(ctx, "job2"); err != nil {
+		t.Fatal(err)
+	}
+	noLeftovers(t, tg)
 }

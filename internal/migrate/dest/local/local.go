@@ -85,8 +85,9 @@ func (d *Dir) path(key string) (string, error) {
 	return d.root + "/" + key, nil
 }
 
-// TempName returns a new temporary name next to key's final place.
-func (d *Dir) TempName(key string) string {
+// TempName returns a new temporary name next to key's final place. The
+// tag is not needed here: a killed process leaves no request behind.
+func (d *Dir) TempName(key, _ string) string {
 	var b [8]byte
 	rand.Read(b[:])
 	name := TempPrefix + hex.EncodeToString(b[:])

@@ -87,7 +87,10 @@ type Bucket struct {
 	host   string
 }
 
-var _ dest.Destination = (*Bucket)(nil)
+var (
+	_ dest.Destination = (*Bucket)(nil)
+	_ dest.Sweeper     = (*Bucket)(nil)
+)
 
 // New connects and checks that the bucket exists.
 func New(ctx context.Context, cfg Config) (*Bucket, error) {
@@ -213,11 +216,40 @@ func escapeBytes(s string) string {
 	return sb.String()
 }
 
-// TempName returns a fresh temporary key (relative to the prefix).
-func (b *Bucket) TempName(string) string {
+// TempName returns a fresh temporary key (relative to the prefix):
+// .kintsugi-tmp/<tag>-<random>.
+func (b *Bucket) TempName(_, tag string) string {
 	var r [12]byte
 	rand.Read(r[:])
-	return TempDir + "/" + hex.EncodeToString(r[:])
+	return TempDir + "/" + tag + "-" + hex.EncodeToString(r[:])
+}
+
+// Sweep removes the temporary objects and incomplete uploads of one job.
+func (b *Bucket) Sweep(ctx context.Context, tag string) (int, error) {
+	if tag == "" || strings.ContainsAny(tag, "/-") {
+		return 0, fmt.Errorf("bad temporary tag %q", tag)
+	}
+	prefix := b.prefix + TempDir + "/" + tag + "-"
+	n := 0
+	for up := range b.c.ListIncompleteUploads(ctx, b.bucket, prefix, true) {
+		if up.Err != nil {
+			return n, fmt.Errorf("list incomplete uploads: %w", up.Err)
+		}
+		if err := b.core.AbortMultipartUpload(ctx, b.bucket, up.Key, up.UploadID); err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+			return n, fmt.Errorf("abort upload of %s: %w", up.Key, err)
+		}
+		n++
+	}
+	for o := range b.c.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			return n, fmt.Errorf("list temporary objects: %w", o.Err)
+		}
+		if err := b.removeTemp(ctx, o.Key); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 func (b *Bucket) tempKey(temp string) (string, error) {

@@ -55,6 +55,9 @@ func TestMapName(t *testing.T) {
 			t.Errorf("MapName(%q) = %q, %q, %v; want %q (mapped %v)", tc.rel, k, m, err, tc.key, tc.mapped)
 		}
 	}
+	if k := b.TempName("x", "tag1"); !strings.HasPrefix(k, TempDir+"/tag1-") {
+		t.Errorf("TempName = %q", k)
+	}
 	for _, rel := range []string{".kintsugi-tmp/x", strings.Repeat("a", 1100)} {
 		if _, _, err := b.MapName(rel); err == nil {
 			t.Errorf("MapName(%q) accepted", rel)

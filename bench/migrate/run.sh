@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# bench/migrate: kintsugi migrate against what responders do today, on one
+# tree, in one run, local to local and local to S3 (versitygw):
+#
+#   bench/migrate/run.sh [CORPUS]   (default: make-corpus --profile bench in $TMPDIR)
+#
+#   (a) rclone copy --checksum                      copy only, nothing screened
+#   (b) yara -r -p 2 (rules precompiled), then      scan-then-copy: two tools,
+#       rclone copy --checksum                      every byte read twice
+#   (c) kintsugi migrate --rules signature-base     one read: screen, hash, copy, fsync,
+#                                                   read back, signed manifest
+# The YARA rules are the same for (b) and (c): kintsugi's built-in pack
+# (kintsugi rules export) plus Neo23x0 signature-base. The source is in the
+# page cache for every contender. Prints seconds, MB/s and the ratios; the
+# figures go into the README.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+shared=$(cd "$root/.." && pwd)/shared
+export GONOSUMDB=www.velocidex.com GOFLAGS=-mod=mod
+corpus=${1:-${TMPDIR:-/tmp}/kintsugi-bench-corpus}
+if [[ ! -f $corpus/labels.jsonl ]]; then
+  echo "building the bench corpus in $corpus (about 5 minutes)" >&2
+  "$shared/corpus/make-corpus" --profile bench --out "$corpus" --install-deps >&2
+fi
+sb=$shared/data/yara-rules/signature-base
+[[ -d $sb ]] || { echo "bench/migrate: $sb not found" >&2; exit 2; }
+for tool in yara yarac rclone; do
+  command -v $tool >/dev/null || { echo "bench/migrate: $tool not installed (apt-get install yara rclone)" >&2; exit 2; }
+done
+vgwdir="${XDG_CACHE_HOME:-$HOME/.cache}/kintsugi-tools/versitygw-v1.8.0"
+vgw=${KINTSUGI_VERSITYGW:-$vgwdir/versitygw}
+if [[ ! -x $vgw ]]; then
+  echo "building versitygw v1.8.0 into $vgwdir (about 3 minutes)" >&2
+  GOBIN="$vgwdir" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+
+work=$(mktemp -d)
+vgwpid=
+cleanup() {
+  [[ -n $vgwpid ]] && kill "$vgwpid" 2>/dev/null && wait "$vgwpid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+(cd "$root" && go build -o "$work/kintsugi" ./cmd/kintsugi)
+k=$work/kintsugi
+"$k" rules export -o "$work/builtin.yar"
+ext=(-d filename= -d filepath= -d extension= -d filetype= -d owner=)
+mapfile -t sbfiles < <(find "$sb" -name '*.yar' -o -name '*.yara' | sort)
+yarac "${ext[@]}" "$work/builtin.yar" "${sbfiles[@]}" "$work/rules.yarc" 2>/dev/null
+"$k" key generate -o "$work/bench.key" >/dev/null
+
+# The S3 server: versitygw, POSIX backend on the same disk, loopback only,
+# keys made up for this run (never printed).
+access=bench$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+port=$((20000 + RANDOM % 20000))
+mkdir -p "$work/s3root/bench"
+ROOT_ACCESS_KEY_ID=$access ROOT_SECRET_ACCESS_KEY=$secret "$vgw" --port "127.0.0.1:$port" --quiet posix "$work/s3root" >"$work/vgw.log" 2>&1 &
+vgwpid=$!
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.2
+done
+export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_REGION=us-east-1
+export RCLONE_CONFIG_BENCHS3_TYPE=s3 RCLONE_CONFIG_BENCHS3_PROVIDER=Other RCLONE_CONFIG_BENCHS3_ACCESS_KEY_ID=$access \
+  RCLONE_CONFIG_BENCHS3_SECRET_ACCESS_KEY=$secret RCLONE_CONFIG_BENCHS3_ENDPOINT=http://127.0.0.1:$port \
+  RCLONE_CONFIG_BENCHS3_REGION=us-east-1 RCLONE_CONFIG_BENCHS3_FORCE_PATH_STYLE=true
+
+bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
+files=$(find "$corpus" -type f | wc -l)
+echo "corpus: $corpus, $files files, $(awk -v b="$bytes" 'BEGIN{printf "%.1f MB", b/1e6}')"
+echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "tools: $(rclone version | head -1), yara $(yara --version), versitygw v1.8.0, kintsugi $("$k" version | head -1 | cut -d' ' -f2)"
+
+declare -A secs
+# time_run NAME CMD...: wall seconds; exit 0 and 1 are success (yara and
+# kintsugi exit 1 when they find something).
+time_run() {
+  local name=$1; shift
+  local t0 t1 rc=0
+  sync
+  find "$corpus" -type f -exec cat {} + >/dev/null   # the source in the page cache for everyone
+  t0=$(date +%s.%N)
+  "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+  t1=$(date +%s.%N)
+  if ((rc > 1)); then
+    echo "bench/migrate: $name failed (exit $rc):" >&2; tail -5 "$work/$name.err" >&2; exit 2
+  fi
+  secs[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+}
+scan_then_copy() { # DST
+  yara -r -p 2 -C "$work/rules.yarc" "${ext[@]}" "$corpus" >"$work/yara.hits" 2>/dev/null || true
+  rclone copy --checksum "$corpus" "$1"
+}
+
+time_run rclone_local   rclone copy --checksum "$corpus" "$work/dst-rclone"
+time_run scancopy_local scan_then_copy "$work/dst-scancopy"
+time_run kintsugi_local "$k" migrate -q --case "$work/local.db" --sign-key "$work/bench.key" --manifest "$work/local.jsonl" \
+  --rules "$sb" --host bench "$corpus" "$work/dst-kintsugi"
+rm -rf "$work/dst-rclone" "$work/dst-scancopy"
+time_run rclone_s3      rclone copy --checksum "$corpus" benchs3:bench/rclone
+time_run scancopy_s3    scan_then_copy benchs3:bench/scancopy
+time_run kintsugi_s3    "$k" migrate -q --case "$work/s3.db" --sign-key "$work/bench.key" --manifest "$work/s3.jsonl" \
+  --rules "$sb" --host bench "$corpus" s3://bench/kintsugi
+
+mbs() { awk -v b="$bytes" -v s="${secs[$1]}" 'BEGIN{printf "%8.1f", b/1e6/s}'; }
+ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN{printf "%.2fx", a/b}'; }
+printf '\n%-58s %8s %9s\n' "run" "seconds" "MB/s"
+row() { printf '%-58s %8s %9s\n' "$1" "${secs[$2]}" "$(mbs "$2")"; }
+row "local (a) rclone copy --checksum" rclone_local
+row "local (b) yara -r -p 2, then rclone copy --checksum" scancopy_local
+row "local (c) kintsugi migrate --rules signature-base" kintsugi_local
+row "S3    (a) rclone copy --checksum" rclone_s3
+row "S3    (b) yara -r -p 2, then rclone copy --checksum" scancopy_s3
+row "S3    (c) kintsugi migrate --rules signature-base" kintsugi_s3
+echo
+echo "local: kintsugi vs scan-then-copy (speed): $(ratio scancopy_local kintsugi_local)   target >= 1.50x"
+echo "local: kintsugi vs rclone alone (speed):   $(ratio rclone_local kintsugi_local)   target >= 0.80x"
+echo "S3:    kintsugi vs scan-then-copy (speed): $(ratio scancopy_s3 kintsugi_s3)   target >= 1.50x"
+echo "S3:    kintsugi vs rclone alone (speed):   $(ratio rclone_s3 kintsugi_s3)   target >= 0.80x"
+for m in local s3; do
+  echo "kintsugi $m: $("$k" manifest verify --key "$work/bench.key.pub" --format jsonl "$work/$m.jsonl" |
+    sed -E 's/.*"ok":([a-z]+).*"migrated":([0-9]+),"migrated_bytes":([0-9]+),"refused":([0-9]+).*/manifest ok=\1: \2 files migrated (\3 bytes), \4 refused/')"
+done
+echo "yara hits (b): $(cut -d' ' -f2 "$work/yara.hits" | sort -u | wc -l) files; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
