@@ -103,10 +103,18 @@ func localFiles(t *testing.T, dir string) (map[string][]byte, int) {
 func s3Files(t *testing.T, srv *s3test.Server, prefix string) (map[string][]byte, int) {
 	t.Helper()
 	out := map[string][]byte{}
-	temps := srv.IncompleteUploads(t, prefix+"/")
+	temps := 0
+	for u := range srv.Client.ListIncompleteUploads(context.Background(), srv.Bucket, prefix+"/", true) {
+		if u.Err != nil {
+			t.Fatal(u.Err)
+		}
+		t.Logf("incomplete upload: %s (%s, initiated %s)", u.Key, u.UploadID, u.Initiated.Format(time.RFC3339Nano))
+		temps++
+	}
 	for k := range srv.Objects(t, prefix+"/") {
 		rel := strings.TrimPrefix(k, prefix+"/")
 		if strings.HasPrefix(rel, ".kintsugi-tmp/") {
+			t.Logf("temporary object: %s", k)
 			temps++
 			continue
 		}

@@ -49,6 +49,9 @@ const (
 // maxKey is S3's limit on the UTF-8 length of a key.
 const maxKey = 1024
 
+// maxCopy is the largest object one CopyObject request may copy.
+const maxCopy = 5 << 30
+
 // Config says where and how to connect. Secrets live only in Creds.
 type Config struct {
 	// Endpoint is the server's URL (https://s3.example.com); empty means
@@ -439,9 +442,18 @@ func (u *bigUpload) Commit(ctx context.Context, size int64, sum string) error {
 	if info.Size != size {
 		return fmt.Errorf("%w: the completed upload holds %d bytes, screened %d", dest.ErrMismatch, info.Size, size)
 	}
-	_, err = u.b.c.ComposeObject(ctx,
-		minio.CopyDestOptions{Bucket: u.b.bucket, Object: u.key, UserMetadata: userMeta(u.meta, sum), ReplaceMetadata: true},
-		minio.CopySrcOptions{Bucket: u.b.bucket, Object: u.temp})
+	dst := minio.CopyDestOptions{Bucket: u.b.bucket, Object: u.key, UserMetadata: userMeta(u.meta, sum), ReplaceMetadata: true}
+	src := minio.CopySrcOptions{Bucket: u.b.bucket, Object: u.temp, MatchETag: info.ETag}
+	if size <= maxCopy {
+		// One CopyObject request: the final key appears whole or not at
+		// all. (ComposeObject would start a multipart copy on the final
+		// key even for one small source.)
+		_, err = u.b.c.CopyObject(ctx, dst, src)
+	} else {
+		// Beyond S3's single-copy limit: a multipart copy, completed only
+		// when every part is copied; Cleanup aborts one left by a crash.
+		_, err = u.b.c.ComposeObject(ctx, dst, src)
+	}
 	if err != nil {
 		return fmt.Errorf("copy to the final key: %w", err)
 	}
@@ -516,8 +528,9 @@ func (b *Bucket) Remove(ctx context.Context, key string) error {
 }
 
 // Cleanup aborts the incomplete multipart uploads of the temporary key
+// (and a multipart copy to the final key, used for objects over 5 GiB),
 // and removes the temporary object if the upload had completed.
-func (b *Bucket) Cleanup(ctx context.Context, _, temp string) error {
+func (b *Bucket) Cleanup(ctx context.Context, key, temp string) error {
 	if temp == "" {
 		return nil
 	}
@@ -525,16 +538,29 @@ func (b *Bucket) Cleanup(ctx context.Context, _, temp string) error {
 	if err != nil {
 		return err
 	}
-	for up := range b.c.ListIncompleteUploads(ctx, b.bucket, tk, false) {
-		if up.Err != nil {
-			return fmt.Errorf("list incomplete uploads of %s: %w", tk, up.Err)
-		}
-		if up.Key != tk {
-			continue
-		}
-		if err := b.core.AbortMultipartUpload(ctx, b.bucket, tk, up.UploadID); err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
-			return fmt.Errorf("abort upload of %s: %w", tk, err)
+	if err := b.abortUploads(ctx, tk); err != nil {
+		return err
+	}
+	if key != "" {
+		if err := b.abortUploads(ctx, b.full(key)); err != nil {
+			return err
 		}
 	}
 	return b.removeTemp(ctx, tk)
+}
+
+// abortUploads aborts the incomplete multipart uploads of exactly key.
+func (b *Bucket) abortUploads(ctx context.Context, key string) error {
+	for up := range b.c.ListIncompleteUploads(ctx, b.bucket, key, false) {
+		if up.Err != nil {
+			return fmt.Errorf("list incomplete uploads of %s: %w", key, up.Err)
+		}
+		if up.Key != key {
+			continue
+		}
+		if err := b.core.AbortMultipartUpload(ctx, b.bucket, key, up.UploadID); err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+			return fmt.Errorf("abort upload of %s: %w", key, err)
+		}
+	}
+	return nil
 }
