@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +99,12 @@ that are not UTF-8, e.g. Shift-JIS) are mapped and the manifest records how.
 	f.StringVar(&o.format, "format", "table", "output: table (summary) or jsonl (the summary, or with --dry-run the plan, as JSON)")
 	addS3Flags(f, &o.s3)
 	addScreeningFlags(f, &o.scan)
+	// Twice the cores: while one file waits for its fsync and read-back,
+	// another is being screened.
+	w := f.Lookup("workers")
+	w.DefValue = strconv.Itoa(2 * runtime.NumCPU())
+	w.Value.Set(w.DefValue)
+	w.Usage = "files screened and copied at once (twice the cores: screening overlaps fsync and read-back)"
 	return cmd
 }
 
