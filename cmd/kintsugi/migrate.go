@@ -162,6 +162,9 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions, srcArg, dstA
 			host, _ = os.Hostname()
 		}
 	}
+	if o.manifest == "" {
+		o.manifest = fmt.Sprintf("kintsugi-manifest-%s-%s.jsonl", safeFileName(host), time.Now().UTC().Format("20060102T150405Z"))
+	}
 	// Nothing is ever written into the evidence tree.
 	for _, p := range []struct{ flag, path string }{{"--manifest", o.manifest}, {"--quarantine", o.quarantine}, {"--tmp", o.scan.tmpDir}} {
 		if p.path == "" {
@@ -169,7 +172,8 @@ func runMigrate(ctx context.Context, g *globals, o *migrateOptions, srcArg, dstA
 		}
 		abs, _ := filepath.Abs(p.path)
 		if inside(abs, src) {
-			return usageError{fmt.Errorf("%s %s lies inside SRC %s: migrate never writes into the source", p.flag, p.path, srcArg)}
+			return withHint(usageError{fmt.Errorf("%s %s lies inside SRC %s: migrate never writes into the source", p.flag, p.path, srcArg)},
+				"run kintsugi from outside the source tree, or pass "+p.flag+" with a path outside it")
 		}
 	}
 	var key ed25519.PrivateKey
@@ -332,9 +336,6 @@ func migrateWith(ctx context.Context, g *globals, o *migrateOptions, format ui.F
 		Created: time.Now().UTC().Format(time.RFC3339), Args: os.Args[1:], VerifyNote: d.VerifyMethod()}
 	hdr.Source, hdr.SourceB64 = manifestText(src)
 	path := o.manifest
-	if path == "" {
-		path = fmt.Sprintf("kintsugi-manifest-%s-%s.jsonl", safeFileName(host), time.Now().UTC().Format("20060102T150405Z"))
-	}
 	counts, merr := writeManifestFile(bg, path, hdr, key, j, digest, runErr == nil)
 	stats.Manifest, stats.Counts = path, counts
 	status := incident.RunDone
