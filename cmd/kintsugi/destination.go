@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +104,13 @@ func openDestination(ctx context.Context, g *globals, dst string, o *s3Flags) (*
 	if err != nil || part < 5<<20 {
 		return nil, usageError{fmt.Errorf("--s3-part-size %q: want a size of at least 5M", o.part)}
 	}
-	b, err := s3.New(ctx, s3.Config{Endpoint: endpoint, Region: region, Creds: creds, Bucket: bucket, Prefix: prefix, SinglePutMax: single, PartSize: part})
+	cfg := s3.Config{Endpoint: endpoint, Region: region, Creds: creds, Bucket: bucket, Prefix: prefix, SinglePutMax: single, PartSize: part}
+	if ca := g.getenv("AWS_CA_BUNDLE"); ca != "" && strings.HasPrefix(endpoint, "https://") {
+		if cfg.Transport, err = caTransport(ca); err != nil {
+			return nil, withHint(fmt.Errorf("AWS_CA_BUNDLE: %w", err), "point AWS_CA_BUNDLE at a PEM file with the CA certificates of the S3 endpoint, or unset it")
+		}
+	}
+	b, err := s3.New(ctx, cfg)
 	if err != nil {
 		return nil, withHint(err, "check --s3-endpoint (or AWS_ENDPOINT_URL), the bucket name and the credentials",
 			"credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the AWS credentials file, or --s3-access-key with --s3-secret-key-file")
@@ -143,4 +152,20 @@ func s3Credentials(g *globals, o *s3Flags) (*credentials.Credentials, error) {
 // inside reports whether path lies in or under dir.
 func inside(path, dir string) bool {
 	return path == dir || strings.HasPrefix(path, dir+string(filepath.Separator))
+}
+
+// caTransport trusts the CA certificates in a PEM file (AWS_CA_BUNDLE), as
+// the AWS tools do, for S3 endpoints with a private CA.
+func caTransport(path string) (http.RoundTripper, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, nil
 }

@@ -512,7 +512,7 @@ func (m *Migrator) verify(ctx context.Context, e *Entry) bool {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, rc)
+	n, err := io.CopyBuffer(h, onlyReader{rc}, make([]byte, 1<<20))
 	if err != nil {
 		e.Verify = "error: reading back: " + err.Error()
 		return false
@@ -525,3 +525,9 @@ func (m *Migrator) verify(ctx context.Context, e *Entry) bool {
 	e.Verify = "ok"
 	return true
 }
+
+// onlyReader hides WriterTo, so that io.CopyBuffer uses the given buffer
+// rather than the reader's small default one.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
