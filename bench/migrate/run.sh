@@ -3,7 +3,7 @@
 # tree, in one run, local to local and local to S3 (versitygw):
 #
 #   bench/migrate/run.sh [CORPUS]   (default: make-corpus --profile bench in $TMPDIR)
-#   BENCH_CACHE=warm bench/migrate/run.sh ...
+#   BENCH_CACHE=warm BENCH_REPEAT=3 bench/migrate/run.sh ...
 #
 #   (a) rclone copy --checksum                      copy only, nothing screened
 #   (b) yara -r -p 2 (rules precompiled), then      scan-then-copy: two tools,
@@ -90,7 +90,7 @@ fi
 echo "page cache: $cache"
 
 declare -A secs
-reps=${BENCH_REPEAT:-3}
+reps=${BENCH_REPEAT:-2}
 echo "each contender runs $reps times; the fastest run counts (the machine is shared)"
 rep=0
 # drop_or_warm: the page cache state every contender starts from.
@@ -143,6 +143,11 @@ migrate() { # NAME DST [FLAGS...]
   "$k" migrate -q --case "$work/case-$name.db" --sign-key "$work/bench.key" --manifest "$work/$name.jsonl" --host bench "$@" "$corpus" "$dst"
 }
 rclone_local()      { run_rclone "$corpus" "$work/dst-rclone"; }
+# kintsugi fsyncs every file before it calls it migrated; rclone leaves its
+# writes in the page cache. The "+ sync" rows wait until rclone's copy is on
+# the disk too, which is the fair comparison of what a crash would leave.
+rclone_local_sync()   { rclone_local && sync; }
+scancopy_local_sync() { scancopy_local && sync; }
 scancopy_local()    { scan_then_copy "$work/rules.yarc" "$work/dst-scancopy"; }
 kintsugi_local()    { migrate local "$work/dst-kintsugi" --rules "$sb"; }
 scancopy_local_bi() { scan_then_copy "$work/builtin.yarc" "$work/dst-scancopy"; }
@@ -152,7 +157,7 @@ scancopy_s3()       { scan_then_copy "$work/rules.yarc" benchs3:bench/scancopy; 
 kintsugi_s3()       { migrate s3 s3://bench/kintsugi --rules "$sb"; }
 scancopy_s3_bi()    { scan_then_copy "$work/builtin.yarc" benchs3:bench/scancopy; }
 kintsugi_s3_bi()    { migrate s3-bi s3://bench/kintsugi; }
-for c in rclone_local scancopy_local kintsugi_local scancopy_local_bi kintsugi_local_bi \
+for c in rclone_local rclone_local_sync scancopy_local scancopy_local_sync kintsugi_local scancopy_local_bi kintsugi_local_bi \
   rclone_s3 scancopy_s3 kintsugi_s3 scancopy_s3_bi kintsugi_s3_bi; do
   time_run "$c" "$c"
 done
@@ -163,7 +168,9 @@ ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN{printf "%.2fx", a/b}'
 printf '\n%-62s %8s %9s\n' "run" "seconds" "MB/s"
 row() { printf '%-62s %8s %9s\n' "$1" "${secs[$2]}" "$(mbs "$2")"; }
 row "local (a)  rclone copy --checksum" rclone_local
+row "local (a)  ... + sync (until the copy is on disk)" rclone_local_sync
 row "local (b)  yara -r -p 2 (sig-base), then rclone copy --checksum" scancopy_local
+row "local (b)  ... + sync" scancopy_local_sync
 row "local (c)  kintsugi migrate --rules signature-base" kintsugi_local
 row "local (b') yara -r -p 2 (built-in), then rclone copy --checksum" scancopy_local_bi
 row "local (c') kintsugi migrate (built-in rules)" kintsugi_local_bi
@@ -178,6 +185,7 @@ for d in local s3; do
   echo "$D signature-base: kintsugi vs scan-then-copy $(ratio scancopy_$d kintsugi_$d) (target >= 1.50x), vs rclone alone $(ratio rclone_$d kintsugi_$d) (target >= 0.80x)"
   echo "$D built-in pack:  kintsugi vs scan-then-copy $(ratio scancopy_${d}_bi kintsugi_${d}_bi), vs rclone alone $(ratio rclone_$d kintsugi_${d}_bi)"
 done
+echo "LOCAL, rclone's copy on disk (+ sync): kintsugi vs scan-then-copy $(ratio scancopy_local_sync kintsugi_local), vs rclone alone $(ratio rclone_local_sync kintsugi_local)"
 for m in local s3 local-bi s3-bi; do
   echo "kintsugi $m: $("$k" manifest verify --key "$work/bench.key.pub" --format jsonl "$work/$m.jsonl" |
     sed -E 's/.*"ok":([a-z]+).*"migrated":([0-9]+),"migrated_bytes":([0-9]+),"refused":([0-9]+).*/manifest ok=\1: \2 files migrated (\3 bytes), \4 refused/')"

@@ -241,13 +241,12 @@ func (m *Migrator) handle(ctx context.Context, ent source.Entry) error {
 	switch ent.Kind {
 	case source.KindExcluded, source.KindLinkInTree:
 		m.Progress.Skipped.Add(1)
-		if had && prev.State == StateSkipped && prev.Reason == ent.Reason {
+		// A copy made by an earlier run stays: an --exclude added later
+		// never deletes migrated data.
+		if had && (prev.State == StateVerified || (prev.State == StateSkipped && prev.Reason == ent.Reason)) {
 			return nil
 		}
 		e.State, e.Reason = StateSkipped, ent.Reason
-		if err := m.removeStale(ctx, &prev, had, &e); err != nil {
-			return err
-		}
 		return m.put(ctx, &e)
 	case source.KindSkipped:
 		res := m.cfg.Engine.Examine(ctx, ent, nil)
