@@ -31,12 +31,16 @@ type migrateTree struct {
 	refused map[string]bool
 }
 
-func randomBytes(r *rand.Rand, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
+// randomText is n bytes of log-like text: distinct per seed, and plain
+// enough that the ransomware-damage detector calls it intact (random
+// bytes would rightly look encrypted).
+func randomText(r *rand.Rand, n int) []byte {
+	words := []string{"render", "frame", "shot", "colour", "grade", "subtitle", "export", "proxy", "編集", "納品", "字幕", "確認", "client", "timeline", "audio", "mix"}
+	var b bytes.Buffer
+	for b.Len() < n {
+		fmt.Fprintf(&b, "%06d %s %s %s %d\n", r.IntN(1000000), words[r.IntN(len(words))], words[r.IntN(len(words))], words[r.IntN(len(words))], r.IntN(1<<30))
 	}
-	return b
+	return b.Bytes()
 }
 
 // newMigrateTree writes a tree: small and multi-MB files in nested
@@ -54,10 +58,10 @@ func newMigrateTree(t *testing.T, seed uint64, big int) *migrateTree {
 		mt.clean[rel] = b
 	}
 	for i := range 24 {
-		add(fmt.Sprintf("docs/d%d/file%02d.txt", i%4, i), randomBytes(r, 1+r.IntN(200<<10)))
+		add(fmt.Sprintf("docs/d%d/file%02d.txt", i%4, i), randomText(r, 1+r.IntN(200<<10)))
 	}
 	for i := range big {
-		add(fmt.Sprintf("video/clip%d.mov", i), randomBytes(r, 5<<20+r.IntN(2<<20)))
+		add(fmt.Sprintf("video/clip%d.log", i), randomText(r, 5<<20+r.IntN(2<<20)))
 	}
 	add("empty", nil)
 	add("編集/字幕.srt", []byte("1\n00:00:01,000 --> 00:00:02,000\nこんにちは\n"))
@@ -331,7 +335,7 @@ func TestMigrateS3EndToEnd(t *testing.T) {
 			t.Errorf("mapping not recorded: %+v", rec)
 		}
 	}
-	info, err := srv.Client.StatObject(context.Background(), srv.Bucket, "fs02/video/clip0.mov", minio.StatObjectOptions{})
+	info, err := srv.Client.StatObject(context.Background(), srv.Bucket, "fs02/video/clip0.log", minio.StatObjectOptions{})
 	if err != nil || len(info.UserMetadata["Kintsugi-Sha256"]) != 64 || info.UserMetadata["Kintsugi-Mtime"] == "" {
 		t.Fatalf("multipart object metadata: %v %v", err, info.UserMetadata)
 	}
@@ -514,7 +518,8 @@ func TestMigratePermissionDenied(t *testing.T) {
 		return dir
 	}
 	src := open(t.TempDir())
-	os.WriteFile(filepath.Join(src, "open.txt"), []byte("public"), 0o644)
+	public := []byte(strings.Repeat("This memo is readable by everyone.\n", 20))
+	os.WriteFile(filepath.Join(src, "open.txt"), public, 0o644)
 	os.WriteFile(filepath.Join(src, "secret.txt"), []byte("root only"), 0o600)
 	os.MkdirAll(filepath.Join(src, "locked"), 0o755)
 	os.WriteFile(filepath.Join(src, "locked", "f.txt"), []byte("goes to a folder nobody may write"), 0o644)
@@ -555,7 +560,7 @@ func TestMigratePermissionDenied(t *testing.T) {
 	if r := recs["open.txt"]; r.Status != "migrated" {
 		t.Errorf("readable file: %+v", r)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dst, "open.txt")); string(b) != "public" {
+	if b, _ := os.ReadFile(filepath.Join(dst, "open.txt")); !bytes.Equal(b, public) {
 		t.Errorf("open.txt at the destination: %q", b)
 	}
 }
