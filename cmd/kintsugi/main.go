@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -39,7 +40,15 @@ type globals struct {
 func main() {
 	g := &globals{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// KINTSUGI_CPUPROFILE=FILE writes a CPU profile, for developers.
+	if p := os.Getenv("KINTSUGI_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+		}
+	}
 	err := newRootCommand(g).ExecuteContext(ctx)
+	pprof.StopCPUProfile()
 	stop()
 	os.Exit(exitCode(g, err))
 }

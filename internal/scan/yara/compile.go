@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	goyara "github.com/hillu/go-yara/v4"
 
@@ -22,6 +23,14 @@ import (
 // Rules is a compiled rule set ready to scan with.
 type Rules struct {
 	rules *goyara.Rules
+	// srcs are the sources compiled, kept to build per-class variants
+	// (see prune.go).
+	srcs     []source
+	cacheDir string
+	parse    sync.Once
+	parsed   [][]ruleSpan
+	mu       sync.Mutex
+	variants map[fileClass]*variant
 	// Digest identifies the exact rule sources (built-in and external),
 	// so that incremental scans notice a change of rules.
 	Digest string
@@ -63,6 +72,7 @@ func Compile(opts Options) (*Rules, error) {
 	// A cache hit skips compiling: a rescan of an unchanged tree with
 	// signature-base would otherwise spend most of its time here.
 	if r := loadCached(opts.CacheDir, srcs); r != nil {
+		r.srcs, r.cacheDir = srcs, opts.CacheDir
 		return r, nil
 	}
 	all := srcs
@@ -95,10 +105,66 @@ func Compile(opts Options) (*Rules, error) {
 	}
 	r.Files, r.Digest = describe(srcs)
 	r.Count = len(r.rules.GetRules())
+	r.srcs, r.cacheDir = srcs, opts.CacheDir
 	if len(r.Skipped) == 0 {
 		storeCached(opts.CacheDir, all, r)
 	}
 	return r, nil
+}
+
+// variant is the rule set for one class of files: the whole set less the
+// rules that cannot match that class, compiled on first use.
+type variant struct {
+	once  sync.Once
+	rules *goyara.Rules
+}
+
+// forClass returns the rules to scan a file of class c with.
+func (r *Rules) forClass(c fileClass) *goyara.Rules {
+	r.parse.Do(func() {
+		r.parsed = make([][]ruleSpan, len(r.srcs))
+		for i, s := range r.srcs {
+			r.parsed[i] = parseRules(s.text)
+		}
+	})
+	r.mu.Lock()
+	if r.variants == nil {
+		r.variants = map[fileClass]*variant{}
+	}
+	v := r.variants[c]
+	if v == nil {
+		v = &variant{}
+		r.variants[c] = v
+	}
+	r.mu.Unlock()
+	v.once.Do(func() {
+		v.rules = r.rules
+		srcs := make([]source, len(r.srcs))
+		left := 0
+		for i, s := range r.srcs {
+			srcs[i] = s
+			if r.parsed[i] != nil {
+				var n int
+				srcs[i].text, n = pruned(s.text, r.parsed[i], c)
+				srcs[i].pruned = n > 0
+				left += n
+			}
+		}
+		if left == 0 {
+			return
+		}
+		if cached := loadCached(r.cacheDir, srcs); cached != nil {
+			v.rules = cached.rules
+			return
+		}
+		rules, bad, err := compileAll(srcs)
+		if err != nil || bad != nil {
+			return // keep the whole set: slower, same verdicts
+		}
+		v.rules = rules
+		storeCached(r.cacheDir, srcs, &Rules{rules: rules})
+	})
+	return v.rules
 }
 
 // describe lists the external files of srcs and digests all of them.
@@ -117,6 +183,8 @@ func describe(srcs []source) ([]string, string) {
 type source struct {
 	name, ns, text string
 	builtin        bool
+	// pruned marks text that differs from the file on disk (a variant).
+	pruned bool
 }
 
 // CompileError reports a rule file that does not compile.
@@ -181,7 +249,7 @@ func compileAll(srcs []source) (*goyara.Rules, *CompileError, error) {
 // addSource adds one file: external files by descriptor, so that YARA
 // knows their name for includes and messages.
 func addSource(c *goyara.Compiler, s source) error {
-	if s.builtin {
+	if s.builtin || s.pruned {
 		return c.AddString(s.text, s.ns)
 	}
 	f, err := os.Open(s.name)

@@ -39,7 +39,7 @@ type Detector struct {
 	rules    *Rules
 	timeout  time.Duration
 	mu       sync.Mutex
-	scanners []*goyara.Scanner
+	scanners map[*goyara.Rules][]*goyara.Scanner
 }
 
 var (
@@ -66,32 +66,46 @@ func (d *Detector) RuleSetDigest() string { return "yara:" + d.rules.Digest }
 func (d *Detector) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, s := range d.scanners {
-		s.Destroy()
+	for _, ss := range d.scanners {
+		for _, s := range ss {
+			s.Destroy()
+		}
 	}
 	d.scanners = nil
 }
 
-func (d *Detector) getScanner() (*goyara.Scanner, error) {
+// getScanner returns a scanner for the rules that can match a file that
+// starts with head and has size bytes (see prune.go).
+func (d *Detector) getScanner(head []byte, size int64) (*pooled, error) {
+	rules := d.rules.forClass(classOf(head, size))
 	d.mu.Lock()
-	if n := len(d.scanners); n > 0 {
-		s := d.scanners[n-1]
-		d.scanners = d.scanners[:n-1]
+	if ss := d.scanners[rules]; len(ss) > 0 {
+		s := ss[len(ss)-1]
+		d.scanners[rules] = ss[:len(ss)-1]
 		d.mu.Unlock()
-		return s, nil
+		return &pooled{s, rules}, nil
 	}
 	d.mu.Unlock()
-	s, err := goyara.NewScanner(d.rules.rules)
+	s, err := goyara.NewScanner(rules)
 	if err != nil {
 		return nil, err
 	}
 	s.SetFlags(scanFlags)
-	return s, nil
+	return &pooled{s, rules}, nil
 }
 
-func (d *Detector) putScanner(s *goyara.Scanner) {
+// pooled is a scanner and the rule set it belongs to.
+type pooled struct {
+	*goyara.Scanner
+	rules *goyara.Rules
+}
+
+func (d *Detector) putScanner(p *pooled) {
 	d.mu.Lock()
-	d.scanners = append(d.scanners, s)
+	if d.scanners == nil {
+		d.scanners = map[*goyara.Rules][]*goyara.Scanner{}
+	}
+	d.scanners[p.rules] = append(d.scanners[p.rules], p.Scanner)
 	d.mu.Unlock()
 }
 
@@ -154,8 +168,8 @@ func (e *exam) timeout() time.Duration {
 	return e.d.timeout + time.Duration(e.f.Size/(20<<20))*time.Second
 }
 
-func (e *exam) prepare() (*goyara.Scanner, *collector, error) {
-	s, err := e.d.getScanner()
+func (e *exam) prepare(head []byte) (*pooled, *collector, error) {
+	s, err := e.d.getScanner(head, e.f.Size)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -181,11 +195,11 @@ func (e *exam) Close(ctx context.Context) ([]incident.Finding, error) {
 		c, err := e.st.finish()
 		return findings(c), err
 	}
-	s, c, err := e.prepare()
+	s, c, err := e.prepare(e.whole)
 	if err != nil {
 		return nil, err
 	}
-	if err := setFiletype(s, e.whole); err != nil {
+	if err := setFiletype(s.Scanner, e.whole); err != nil {
 		e.d.putScanner(s)
 		return nil, err
 	}

@@ -46,11 +46,11 @@ type streamResult struct {
 }
 
 func (e *exam) startStream(first []byte) (*stream, error) {
-	s, c, err := e.prepare()
+	s, c, err := e.prepare(first)
 	if err != nil {
 		return nil, err
 	}
-	if err := setFiletype(s, first); err != nil {
+	if err := setFiletype(s.Scanner, first); err != nil {
 		e.d.putScanner(s)
 		return nil, err
 	}

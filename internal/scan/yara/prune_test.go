@@ -1,0 +1,114 @@
+package yara
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseRules(t *testing.T) {
+	src := `import "pe"
+/* comment with rule x { } */
+rule a : tag1 tag2 {
+  meta: description = "has } and { in it" condition_like = 1
+  strings:
+    $h = { 4D 5A [2-4] ( 90 | 00 ) } // hex
+    $r = /ab\/c}/ nocase
+    $s = "quote \" } brace"
+  condition:
+    uint16(0) == 0x5a4d and filesize < 100KB and any of them
+}
+private rule helper { condition: filesize <= 2MB }
+rule b { condition: helper and uint32be(0) == 0x7f454c46 }
+rule c { condition: (uint32(0) == 0x464c457f) and (filesize < 1MB) }
+rule d { condition: uint16(0) == 0x5a4d or filesize < 10 }
+global rule g { condition: filesize < 50MB }
+rule e { condition: 100 > filesize and #a > 2 }
+rule pref_one { condition: true }
+rule pref_two { condition: filesize < 1KB }
+rule f { condition: any of (pref_*) }
+`
+	rules := parseRules(src)
+	if rules == nil {
+		t.Fatal("not understood")
+	}
+	got := map[string]ruleSpan{}
+	for _, r := range rules {
+		got[r.name] = r
+		text := src[r.start:r.end]
+		if !strings.HasSuffix(text, "}") || !(strings.HasPrefix(text, "rule") || strings.HasPrefix(text, "private") || strings.HasPrefix(text, "global")) {
+			t.Errorf("%s: span %q", r.name, text)
+		}
+	}
+	tests := []struct {
+		name  string
+		magic string
+		max   int64
+		keep  bool
+	}{
+		{"a", "MZ", 100 << 10, false},
+		{"helper", "", 2<<20 + 1, true},
+		{"b", "\x7fELF", 0, false},
+		{"c", "\x7fELF", 1 << 20, false},
+		{"d", "", 0, false},
+		{"g", "", 50 << 20, true},
+		{"e", "", 100, false},
+		{"pref_two", "", 1 << 10, true},
+	}
+	for _, tc := range tests {
+		r := got[tc.name]
+		if r.magic != tc.magic || r.maxSize != tc.max || r.keep != tc.keep {
+			t.Errorf("%s: magic %q max %d keep %v; want %q %d %v", tc.name, r.magic, r.maxSize, r.keep, tc.magic, tc.max, tc.keep)
+		}
+	}
+	big := classOf([]byte("ftypisom"), 500<<20)
+	out, n := pruned(src, rules, big)
+	if n != 4 || strings.Count(out, "\n") != strings.Count(src, "\n") {
+		t.Fatalf("pruned %d rules for a big video (want a, b, c, e), line count %d vs %d:\n%s", n, strings.Count(out, "\n"), strings.Count(src, "\n"), out)
+	}
+	for _, name := range []string{"rule d", "private rule helper", "global rule g", "rule f", "rule pref_two"} {
+		if !strings.Contains(out, name) {
+			t.Errorf("%q was left out", name)
+		}
+	}
+	small := classOf([]byte("MZ\x90\x00"), 1000)
+	if _, n := pruned(src, rules, small); n != 2 { // b and c need ELF
+		t.Fatalf("small PE: pruned %d, want 2", n)
+	}
+}
+
+func TestParseSharedRules(t *testing.T) {
+	root := filepath.Join("..", "..", "..", "..", "shared", "data", "yara-rules")
+	if _, err := os.Stat(root); err != nil {
+		t.Skip("../shared not present")
+	}
+	var files, understood, rules, prunable int
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".yar") && !strings.HasSuffix(p, ".yara") {
+			return nil
+		}
+		files++
+		b, _ := os.ReadFile(p)
+		rs := parseRules(string(b))
+		if rs == nil {
+			t.Logf("not understood: %s", p)
+			return nil
+		}
+		understood++
+		for _, r := range rs {
+			rules++
+			if r.excluded(classOf([]byte("\x00\x00\x00\x18ftypmp42"), 200<<20)) {
+				prunable++
+			}
+			if !strings.HasSuffix(string(b[r.start:r.end]), "}") {
+				t.Errorf("%s: rule %s: bad span", p, r.name)
+			}
+		}
+		return nil
+	})
+	t.Logf("%d of %d rule files understood; %d rules; %d cannot match a 200 MB MP4", understood, files, rules, prunable)
+	if understood*100 < files*95 {
+		t.Errorf("only %d of %d files understood", understood, files)
+	}
+}
