@@ -130,7 +130,9 @@ func (t *Table) userName(uid int) string {
 	return n
 }
 
-// Parent returns the parent of pid, from the table or /proc.
+// Parent returns the parent of pid, from the table or /proc/PID/stat. It
+// opens nothing but /proc, so the agent's permission responder may call
+// it without waiting on itself.
 func (t *Table) Parent(pid int32) (int32, bool) {
 	t.mu.Lock()
 	e, ok := t.procs[pid]
@@ -138,7 +140,7 @@ func (t *Table) Parent(pid int32) (int32, bool) {
 	if ok {
 		return e.PPid, true
 	}
-	e, ok = t.refresh(pid, true)
+	e, ok = t.refresh(pid, false)
 	if !ok {
 		return 0, false
 	}
@@ -177,6 +179,24 @@ func (t *Table) Info(pid int32) Process {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return e.Process
+}
+
+// Siblings counts the other children of pid's parent, live or recently
+// exited, that run the same executable.
+func (t *Table) Siblings(pid int32) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.procs[pid]
+	if !ok || e.Exe == "" {
+		return 0
+	}
+	n := 0
+	for q, o := range t.procs {
+		if q != pid && o.PPid == e.PPid && o.Exe == e.Exe {
+			n++
+		}
+	}
+	return n
 }
 
 // Alive reports whether pid is still the process that started at start.

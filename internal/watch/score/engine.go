@@ -18,6 +18,7 @@ const (
 	maxTouched  = 256
 	maxOutputs  = 8
 	maxPerDir   = 64
+	maxKinds    = 1 << 18
 )
 
 // created records a file or directory a process created.
@@ -48,7 +49,22 @@ type node struct {
 	outputs  []fanotify.Handle
 	notes    map[fanotify.Handle]Indicator // notes waiting for other evidence
 	damage   bool
+	noted    bool // a ransom note has been credited
 	frozen   bool
+	// pending is deletion evidence held until the process's next event:
+	// a deletion followed by a file of the same name is a replacement
+	// (tar and unzip extracting over a tree), not a loss
+	pending *held
+}
+
+// held is evidence waiting to be credited.
+type held struct {
+	ev     Event
+	kind   string
+	w      float64
+	strong bool
+	v      judge.Verdict
+	detail string
 }
 
 // Engine scores process trees. It is not safe for concurrent use: the
@@ -61,7 +77,10 @@ type Engine struct {
 	nodes     map[int32]*node
 	objects   map[fanotify.Handle]*created
 	byDir     map[fanotify.Handle][]fanotify.Handle
-	lastKind  map[fanotify.Handle]judge.Kind
+	// what content was last seen, by object and by path: a rewrite of
+	// a file that was random already destroys nothing
+	lastKind map[fanotify.Handle]judge.Kind
+	pathKind map[string]judge.Kind
 }
 
 // New returns an engine. ransomExt may be nil.
@@ -72,7 +91,7 @@ func New(cfg Config, c Content, ransomExt func(name string) (string, bool)) *Eng
 	}
 	return &Engine{cfg: cfg, content: c, ransomExt: ransomExt, nodes: map[int32]*node{},
 		objects: map[fanotify.Handle]*created{}, byDir: map[fanotify.Handle][]fanotify.Handle{},
-		lastKind: map[fanotify.Handle]judge.Kind{}}
+		lastKind: map[fanotify.Handle]judge.Kind{}, pathKind: map[string]judge.Kind{}}
 }
 
 // Config returns the engine's configuration with defaults filled in.
@@ -142,6 +161,13 @@ func (e *Engine) Observe(ev *Event) Output {
 			self.touched = append(self.touched, Touch{Time: now, Pid: ev.Pid(), Op: ev.Op, Path: ev.Path, OldPath: ev.OldPath})
 		}
 	}
+	if p := self.pending; p != nil {
+		self.pending = nil
+		replaced := ev.Op == OpCreate && ev.Dir == p.ev.Dir && path.Base(ev.Path) == path.Base(p.ev.Path)
+		if !replaced && e.frozenIn(p.ev.Chain) == 0 {
+			e.add(&p.ev, self, p.kind, p.w, p.strong, &p.v, p.detail, &out)
+		}
+	}
 	if e.frozenIn(ev.Chain) != 0 {
 		// already stopped: the events are its last writes in flight
 		return out
@@ -190,10 +216,32 @@ func (e *Engine) own(ev *Event, obj, dir fanotify.Handle) (*created, bool) {
 
 func (e *Engine) judgeObj(obj fanotify.Handle, p string) (judge.Verdict, bool) {
 	v, err := e.content.Judge(obj, p)
-	if err != nil {
+	if err != nil || v.Kind == judge.Unknown {
 		return judge.Verdict{}, false
 	}
 	return v, true
+}
+
+// seen records what a file's content was.
+func (e *Engine) seen(obj fanotify.Handle, p string, k judge.Kind) {
+	if len(e.lastKind) > maxKinds {
+		clear(e.lastKind)
+	}
+	if len(e.pathKind) > maxKinds {
+		clear(e.pathKind)
+	}
+	e.lastKind[obj] = k
+	e.pathKind[p] = k
+}
+
+// wasRandom reports whether the file at p (or the object) was random the
+// last time the engine saw it.
+func (e *Engine) wasRandom(obj fanotify.Handle, p string) bool {
+	k, ok := e.lastKind[obj]
+	if !ok {
+		k, ok = e.pathKind[p]
+	}
+	return ok && (k == judge.Random || k == judge.Damaged)
 }
 
 // write handles a modification or a close after writing.
@@ -202,13 +250,19 @@ func (e *Engine) write(ev *Event, self *node, out *Output) {
 		if ev.Op != OpWrite {
 			return
 		}
-		if c != nil {
-			c.judged = false
-		}
 		if len(self.outputs) >= maxOutputs {
 			self.outputs = self.outputs[1:]
 		}
 		self.outputs = append(self.outputs, ev.Object)
+		// what a tree writes is judged when it is closed, so that a later
+		// rewrite knows what it replaced (a copy refreshed over a copy of
+		// encrypted evidence is not new damage)
+		if v, ok := e.judgeObj(ev.Object, ev.Path); ok {
+			e.seen(ev.Object, ev.Path, v.Kind)
+			if c != nil {
+				c.judged, c.verdict = true, v
+			}
+		}
 		if rule, _ := e.content.Note(ev.Object, ev.Path); rule != "" {
 			e.note(ev, self, rule, out)
 		}
@@ -225,21 +279,22 @@ func (e *Engine) write(ev *Event, self *node, out *Output) {
 	if self.counted[ev.Object] {
 		return
 	}
-	prev, seen := e.lastKind[ev.Object]
+	before := e.wasRandom(ev.Object, ev.Path)
 	v, ok := e.judgeObj(ev.Object, ev.Path)
 	if !ok {
 		return
 	}
 	if ev.Op == OpWrite {
-		e.lastKind[ev.Object] = v.Kind
+		e.seen(ev.Object, ev.Path, v.Kind)
 	}
-	if seen && (prev == judge.Random || prev == judge.Damaged) {
+	if before {
 		return // it was random before: nothing new was destroyed
 	}
 	switch v.Kind {
 	case judge.Damaged:
 		if e.alreadyRenamed(ev) {
-			e.add(ev, self, "random-rewrite", e.cfg.Weights.RandomRewrite, false, &v, "the name already carries an appended extension", out)
+			// a victim's file already (x.docx.lockbit): evidence, no weight
+			e.add(ev, self, "rewrite-of-renamed-file", 0, false, &v, "the name already carries an appended extension", out)
 			break
 		}
 		self.counted[ev.Object] = true
@@ -281,17 +336,28 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 		// a temporary file taking its final name: rsync, rclone, editors
 		// and the rename-over way of ransomware look alike, except for
 		// what the content is under the name it takes
+		was := e.wasRandom(fanotify.Handle{}, ev.Path)
+		if c != nil && c.judged {
+			delete(e.pathKind, ev.OldPath)
+			e.pathKind[ev.Path] = c.verdict.Kind
+		}
 		if d, ok := e.objects[ev.Dir]; ok && d.isDir && related(d.chain, ev.Chain) {
 			return // into a directory the tree made: a fresh copy
 		}
-		if judge.ExpectedFormat(ev.Path) == "" || !judge.KnownExtension(newExt) || self.counted[ev.Object] {
+		if judge.ExpectedFormat(ev.Path) == "" || !judge.KnownExtension(newExt) || self.counted[ev.Object] || was {
 			return
 		}
-		v, ok := e.judgeObj(ev.Object, ev.Path)
-		if ok && c != nil {
-			c.judged, c.verdict = true, v
+		var v judge.Verdict
+		if c != nil && c.judged {
+			v = c.verdict
+		} else {
+			var ok bool
+			if v, ok = e.judgeObj(ev.Object, ev.Path); !ok {
+				return
+			}
+			e.seen(ev.Object, ev.Path, v.Kind)
 		}
-		if ok && v.Kind == judge.Damaged {
+		if v.Kind == judge.Damaged {
 			self.counted[ev.Object] = true
 			e.add(ev, self, "renamed-over-with-damage", e.cfg.Weights.DamagedRewrite, true, &v,
 				"a new file of random content took a name that promises "+v.Format, out)
@@ -305,6 +371,10 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 		e.objects[ev.Object] = c
 	}
 	c.renamedBy = ev.Pid()
+	if k, ok := e.pathKind[ev.OldPath]; ok {
+		delete(e.pathKind, ev.OldPath)
+		e.pathKind[ev.Path] = k
+	}
 	if newExt == oldExt || judge.KnownExtension(newExt) {
 		return
 	}
@@ -318,6 +388,9 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 	self.newExts[newExt]++
 	e.add(ev, self, kind, w, false, nil, fmt.Sprintf("%s renamed to %s", path.Base(ev.OldPath), newExt), out)
 	if self.counted[ev.Object] {
+		return
+	}
+	if e.wasRandom(ev.Object, ev.Path) {
 		return
 	}
 	if v, ok := e.judgeObj(ev.Object, ev.Path); ok && v.Kind == judge.Damaged {
@@ -338,13 +411,18 @@ func (e *Engine) delete(ev *Event, self *node, out *Output) {
 	// named after the deleted one (a.docx -> a.docx.locked, a.locked)
 	base := path.Base(ev.Path)
 	stem := strings.TrimSuffix(base, path.Ext(base))
+	if compressed[strings.ToLower(path.Ext(base))] && e.wroteNamed(ev, stem) {
+		return // gzip -d a.gz -> a: decompression
+	}
 	for _, h := range e.byDir[ev.Dir] {
 		c, ok := e.objects[h]
 		if !ok || c.isDir || h == ev.Object || !related(c.chain, ev.Chain) || ev.Time.Sub(c.at) > e.cfg.Memory {
 			continue
 		}
+		// a.docx -> a.docx.locked or a.locked; never a.gz -> a (that is
+		// decompression)
 		ob := path.Base(c.path)
-		if ob == base || !(strings.HasPrefix(ob, base+".") || strings.TrimSuffix(ob, path.Ext(ob)) == stem) {
+		if ob == base || !(strings.HasPrefix(ob, base+".") || path.Ext(ob) != "" && strings.TrimSuffix(ob, path.Ext(ob)) == stem) {
 			continue
 		}
 		if !c.judged {
@@ -355,17 +433,17 @@ func (e *Engine) delete(ev *Event, self *node, out *Output) {
 		v := c.verdict
 		switch {
 		case v.Kind == judge.Damaged || v.Kind == judge.Random:
-			e.add(ev, self, "deleted-after-encrypted-copy", e.cfg.Weights.EncryptedCopy, true, &v, "copy "+ob, out)
+			e.hold(ev, self, "deleted-after-encrypted-copy", e.cfg.Weights.EncryptedCopy, true, v, "copy "+ob)
 			return
 		case v.Kind == judge.Container && v.Protected:
-			e.add(ev, self, "deleted-after-protected-archive", e.cfg.Weights.ProtectedArchive, true, &v, "archive "+ob, out)
+			e.hold(ev, self, "deleted-after-protected-archive", e.cfg.Weights.ProtectedArchive, true, v, "archive "+ob)
 			return
 		case v.Kind != judge.Unknown:
 			return // compressed or copied, not encrypted (gzip a -> a.gz)
 		}
 	}
-	// no copy of its own: what else did the tree write?
-	var random, protected *judge.Verdict
+	// no copy of its own: did the tree pack the files into a
+	// password-protected archive (7z a -p -sdel)?
 	for _, h := range self.outputs {
 		c, ok := e.objects[h]
 		if !ok {
@@ -376,26 +454,64 @@ func (e *Engine) delete(ev *Event, self *node, out *Output) {
 				c.judged, c.verdict = true, v
 			}
 		}
-		v := c.verdict
-		switch {
-		case v.Kind == judge.Container && v.Protected:
-			protected = &v
-		case v.Kind == judge.Damaged || v.Kind == judge.Random:
-			random = &v
+		if v := c.verdict; v.Kind == judge.Container && v.Protected {
+			e.hold(ev, self, "deleted-after-protected-archive", e.cfg.Weights.ProtectedArchive, true, v, "archive "+path.Base(c.path))
+			return
 		}
 	}
-	switch {
-	case protected != nil:
-		e.add(ev, self, "deleted-after-protected-archive", e.cfg.Weights.ProtectedArchive, true, protected, "", out)
-	case random != nil:
-		e.add(ev, self, "deleted-after-random-output", e.cfg.Weights.DeleteAfterRandom, false, random, "", out)
+}
+
+// compressed are the extensions of single-file compressors.
+var compressed = map[string]bool{".gz": true, ".bz2": true, ".xz": true, ".zst": true, ".lz4": true, ".z": true, ".lz": true, ".lzma": true, ".br": true}
+
+// wroteNamed reports whether the acting tree created a file called name in
+// the event's directory.
+func (e *Engine) wroteNamed(ev *Event, name string) bool {
+	for _, h := range e.byDir[ev.Dir] {
+		if c, ok := e.objects[h]; ok && !c.isDir && path.Base(c.path) == name && related(c.chain, ev.Chain) {
+			return true
+		}
 	}
+	return false
+}
+
+// hold keeps deletion evidence until the process's next event (or
+// Flush).
+func (e *Engine) hold(ev *Event, self *node, kind string, w float64, strong bool, v judge.Verdict, detail string) {
+	c := *ev
+	c.Chain = append([]int32(nil), ev.Chain...)
+	self.pending = &held{ev: c, kind: kind, w: w, strong: strong, v: v, detail: detail}
+}
+
+// Flush credits evidence held back from processes that have gone quiet.
+// The agent calls it every second.
+func (e *Engine) Flush() Output {
+	var out Output
+	for _, n := range e.nodes {
+		if p := n.pending; p != nil {
+			n.pending = nil
+			if e.frozenIn(p.ev.Chain) == 0 {
+				e.add(&p.ev, n, p.kind, p.w, p.strong, &p.v, p.detail, &out)
+			}
+		}
+	}
+	return out
 }
 
 func (e *Engine) note(ev *Event, self *node, rule string, out *Output) {
 	ind := Indicator{Time: ev.Time, Kind: "ransom-note", Pid: ev.Pid(), Path: ev.Path, Detail: rule}
 	for _, p := range ev.Chain {
 		if n, ok := e.nodes[p]; ok && n.damage {
+			if n.noted {
+				// counted once per tree; kept as evidence
+				if len(self.evidence) < maxEvidence {
+					self.evidence = append(self.evidence, ind)
+				}
+				return
+			}
+			for _, q := range ev.Chain {
+				e.node(q, nil, ev.Time).noted = true
+			}
 			e.add(ev, self, "ransom-note", e.cfg.Weights.RansomNote, true, nil, rule, out)
 			return
 		}
@@ -448,30 +564,39 @@ func (e *Engine) add(ev *Event, self *node, kind string, w float64, strong bool,
 		}
 	}
 	if damaging {
-		// notes written earlier by this tree now count
+		// a note written earlier by this tree now counts, once: a tree
+		// that drops a note in every folder is not more guilty for it
 		for i, p := range ev.Chain {
 			n := e.nodes[p]
 			n.damage = true
-			for k, note := range n.notes {
+			if len(n.notes) == 0 {
+				continue
+			}
+			for _, note := range n.notes {
 				note.Weight = e.cfg.Weights.RansomNote
 				if len(self.evidence) < maxEvidence {
 					self.evidence = append(self.evidence, note)
 				}
-				for _, q := range ev.Chain[i:] {
-					m := e.nodes[q]
+				break
+			}
+			for _, q := range ev.Chain[i:] {
+				m := e.nodes[q]
+				if !m.noted {
+					m.noted = true
 					m.score += e.cfg.Weights.RansomNote
-					delete(m.notes, k)
 				}
+				clear(m.notes)
 			}
 		}
 	}
-	for _, p := range ev.Chain {
+	cutoff := now.Add(-e.cfg.SlowWindow)
+	crossed := -1
+	var reason string
+	for i, p := range ev.Chain {
 		n := e.nodes[p]
-		cutoff := now.Add(-e.cfg.SlowWindow)
 		for len(n.strong) > 0 && n.strong[0].Before(cutoff) {
 			n.strong = n.strong[1:]
 		}
-		var reason string
 		switch {
 		case n.score >= e.cfg.Weights.Threshold:
 			reason = fmt.Sprintf("ransomware behaviour: score %.0f of %.0f", n.score, e.cfg.Weights.Threshold)
@@ -480,10 +605,26 @@ func (e *Engine) add(ev *Event, self *node, kind string, w float64, strong bool,
 		default:
 			continue
 		}
-		n.frozen = true
-		out.Decisions = append(out.Decisions, e.decision(n, ev, reason, false))
+		crossed = i
+		break
+	}
+	if crossed < 0 {
 		return
 	}
+	// Stop the smallest tree that holds the activity: the crossing
+	// process, unless an ancestor gathered evidence from other branches
+	// too (work spread over children) - then that ancestor.
+	for crossed+1 < len(ev.Chain) {
+		below, above := e.nodes[ev.Chain[crossed]], e.nodes[ev.Chain[crossed+1]]
+		spread := above.score >= below.score+e.cfg.Weights.Threshold/4 || len(above.strong) > len(below.strong)
+		if !spread && (e.cfg.Workers == nil || !e.cfg.Workers(below.pid, above.pid)) {
+			break
+		}
+		crossed++
+	}
+	n := e.nodes[ev.Chain[crossed]]
+	n.frozen = true
+	out.Decisions = append(out.Decisions, e.decision(n, ev, reason, false))
 }
 
 // decision gathers the evidence and files of the tree below root.
@@ -565,15 +706,16 @@ func (e *Engine) Expire(now time.Time, alive func(int32) bool) {
 			e.byDir[d] = keep
 		}
 	}
-	if len(e.lastKind) > 1<<16 {
-		clear(e.lastKind)
-	}
 	for pid, n := range e.nodes {
 		e.decay(n, now)
-		if n.frozen || len(n.strong) > 0 && now.Sub(n.strong[len(n.strong)-1]) < e.cfg.SlowWindow {
+		live := alive == nil || alive(pid)
+		recent := len(n.strong) > 0 && now.Sub(n.strong[len(n.strong)-1]) < e.cfg.SlowWindow
+		if live && (n.frozen || recent) {
 			continue
 		}
-		if n.score < 1 && now.Sub(n.lastSeen) > 10*e.cfg.HalfLife && (alive == nil || !alive(pid)) {
+		// a stopped tree that is gone must not leave its mark on a
+		// process that reuses the pid
+		if !live && n.frozen || n.score < 1 && now.Sub(n.lastSeen) > 10*e.cfg.HalfLife {
 			delete(e.nodes, pid)
 		}
 	}

@@ -105,10 +105,9 @@ type Weights struct {
 	RansomNote       float64 `yaml:"ransom_note" json:"ransom_note"`             // note written by a tree with other evidence
 	RansomExtension  float64 `yaml:"ransom_extension" json:"ransom_extension"`   // settled file renamed to a known ransomware extension
 	// weak (ignored for allow-listed programs)
-	RandomRewrite     float64 `yaml:"random_rewrite" json:"random_rewrite"`           // settled file of no known format rewritten into random bytes
-	NewExtension      float64 `yaml:"new_extension" json:"new_extension"`             // settled file renamed to an unknown extension
-	SameNewExtension  float64 `yaml:"same_new_extension" json:"same_new_extension"`   // ... the same one again
-	DeleteAfterRandom float64 `yaml:"delete_after_random" json:"delete_after_random"` // settled file deleted by a tree that wrote random output
+	RandomRewrite    float64 `yaml:"random_rewrite" json:"random_rewrite"`         // settled file of no known format rewritten into random bytes
+	NewExtension     float64 `yaml:"new_extension" json:"new_extension"`           // settled file renamed to an unknown extension
+	SameNewExtension float64 `yaml:"same_new_extension" json:"same_new_extension"` // ... the same one again
 }
 
 // DefaultWeights: two damaged files within 17 seconds (three within a
@@ -116,16 +115,15 @@ type Weights struct {
 // files to a new extension do too; a copier earns nothing.
 func DefaultWeights() Weights {
 	return Weights{
-		Threshold:         100,
-		DamagedRewrite:    55,
-		EncryptedCopy:     55,
-		ProtectedArchive:  10,
-		RansomNote:        60,
-		RansomExtension:   25,
-		RandomRewrite:     15,
-		NewExtension:      15,
-		SameNewExtension:  15,
-		DeleteAfterRandom: 5,
+		Threshold:        100,
+		DamagedRewrite:   55,
+		EncryptedCopy:    55,
+		ProtectedArchive: 10,
+		RansomNote:       60,
+		RansomExtension:  25,
+		RandomRewrite:    15,
+		NewExtension:     15,
+		SameNewExtension: 15,
 	}
 }
 
@@ -142,6 +140,12 @@ type Config struct {
 	// Memory is how long the engine remembers which process created a
 	// file or directory (default 30 minutes).
 	Memory time.Duration
+	// Workers reports whether parent runs other children of the same
+	// program as child (an encryptor spread over worker processes, a
+	// script running one encryption command per file): a tree crossing
+	// the threshold in one worker is then stopped at the parent. Nil
+	// means never.
+	Workers func(child, parent int32) bool `yaml:"-" json:"-"`
 }
 
 func (c *Config) defaults() {
