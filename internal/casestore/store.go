@@ -75,6 +75,13 @@ type Store interface {
 	// when hostID is 0), oldest first.
 	HuntLogons(ctx context.Context, hostID int64) ([]HuntLogon, error)
 
+	// PutWatchAlert stores one watch agent alert; an alert already
+	// stored (same ID) is left as it is.
+	PutWatchAlert(ctx context.Context, a WatchAlert) error
+	// WatchAlerts calls fn for the stored alerts of a host (all hosts when
+	// hostID is 0), oldest first.
+	WatchAlerts(ctx context.Context, hostID int64, fn func(WatchAlert) error) error
+
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error

@@ -122,4 +122,17 @@ var migrations = []string{
 	);
 	CREATE INDEX hunt_logons_host ON hunt_logons(host_id, first);
 	CREATE INDEX hunt_logons_account ON hunt_logons(account);`,
+	// 3: watch agent alerts.
+	`CREATE TABLE watch_alerts (
+		id       TEXT PRIMARY KEY,
+		host_id  INTEGER NOT NULL REFERENCES hosts(id),
+		time     INTEGER NOT NULL,
+		kind     TEXT NOT NULL,
+		rule     TEXT NOT NULL,
+		severity TEXT NOT NULL,
+		title    TEXT NOT NULL,
+		summary  TEXT NOT NULL,
+		data     TEXT NOT NULL
+	);
+	CREATE INDEX watch_alerts_host ON watch_alerts(host_id, time);`,
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"NotFound", testNotFound},
 		{"HuntReplace", testHuntReplace},
 		{"HuntQueries", testHuntQueries},
+		{"WatchAlerts", testWatchAlerts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
