@@ -77,6 +77,7 @@ the working directory, or --case / KINTSUGI_CASE).`,
 		newHostsCommand(g),
 		newRulesCommand(g),
 		newDemoCommand(g),
+		newWatchCommand(g),
 	)
 	return root
 }

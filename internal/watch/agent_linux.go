@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,24 +24,6 @@ import (
 	"github.com/kintsugi-ir/kintsugi/internal/watch/proc"
 	"github.com/kintsugi-ir/kintsugi/internal/watch/score"
 )
-
-// Sender delivers alerts (alert.Dispatcher).
-type Sender interface {
-	Send(ctx context.Context, a *alert.Alert) error
-}
-
-// Options are what the caller passes to the agent besides its
-// configuration.
-type Options struct {
-	Log  *slog.Logger
-	Send Sender
-	// Judge judges file content (default: judge.Entropy).
-	Judge judge.Judge
-	// Ready is called once the agent watches (marks placed, canaries out).
-	Ready func()
-	// Version goes into the start alert.
-	Version string
-}
 
 // fileMask is what the agent follows on the watched file systems.
 const fileMask = fanotify.Create | fanotify.Delete | fanotify.Rename | fanotify.CloseWrite | fanotify.Modify | fanotify.OnDir
@@ -85,16 +66,6 @@ type Agent struct {
 
 	control chan controlReq
 	stats   Stats
-}
-
-// Stats counts what the agent did.
-type Stats struct {
-	Events    atomic.Int64 // fanotify events read
-	Watched   atomic.Int64 // of those, in watched trees
-	Judged    atomic.Int64 // content judgements
-	Decisions atomic.Int64
-	Denied    atomic.Int64 // opens refused
-	Lost      atomic.Int64 // queue overflows
 }
 
 type allowMemo struct {

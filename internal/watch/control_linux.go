@@ -4,13 +4,10 @@ package watch
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -22,47 +19,10 @@ import (
 // directory, mode 0600, and every peer's credentials are checked: only
 // root may talk to it.
 
-// ControlRequest is one request on the control socket.
-type ControlRequest struct {
-	Op   string `json:"op"` // "status", "resume", "kill"
-	Root int32  `json:"root,omitempty"`
-}
-
-// ControlReply is the answer.
-type ControlReply struct {
-	Error string      `json:"error,omitempty"`
-	Held  []HeldTree  `json:"held,omitempty"`
-	Stats StatsReport `json:"stats"`
-	// Canaries lists the decoys in place.
-	Canaries []string `json:"canaries,omitempty"`
-	Paths    []string `json:"paths,omitempty"`
-}
-
-// HeldTree describes a held tree.
-type HeldTree struct {
-	Root    int32     `json:"root"`
-	Since   time.Time `json:"since"`
-	AlertID string    `json:"alert"`
-	Pids    []int32   `json:"pids"`
-}
-
-// StatsReport is Stats as numbers.
-type StatsReport struct {
-	Events    int64 `json:"events"`
-	Watched   int64 `json:"watched"`
-	Judged    int64 `json:"judged"`
-	Decisions int64 `json:"decisions"`
-	Denied    int64 `json:"denied_opens"`
-	Lost      int64 `json:"lost"`
-}
-
 type controlReq struct {
 	ControlRequest
 	reply chan ControlReply
 }
-
-// ControlSocket returns the control socket's path for a state directory.
-func ControlSocket(stateDir string) string { return filepath.Join(stateDir, "control.sock") }
 
 func (a *Agent) listenControl() (net.Listener, error) {
 	p := ControlSocket(a.cfg.StateDir)
@@ -152,24 +112,3 @@ func (a *Agent) controlOp(r controlReq) ControlReply {
 	return rep
 }
 
-// Control sends one request to a running agent.
-func Control(ctx context.Context, stateDir string, req ControlRequest) (ControlReply, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", ControlSocket(stateDir))
-	if err != nil {
-		return ControlReply{}, fmt.Errorf("no agent answers at %s: %w", ControlSocket(stateDir), err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return ControlReply{}, err
-	}
-	var rep ControlReply
-	if err := json.NewDecoder(c).Decode(&rep); err != nil {
-		return ControlReply{}, fmt.Errorf("agent reply: %w", err)
-	}
-	if rep.Error != "" {
-		return rep, errors.New(rep.Error)
-	}
-	return rep, nil
-}
