@@ -363,6 +363,5 @@ func newWatchTreeCommand(g *globals, o *watchOptions, op, short string) *cobra.C
 	}
 }
 
-
 // watchJudge is the content judge the watch agent scores with.
 func watchJudge() judge.Judge { return judge.Entropy{} }

@@ -36,4 +36,3 @@ type Stats struct {
 	Denied    atomic.Int64 // opens refused
 	Lost      atomic.Int64 // queue overflows
 }
-

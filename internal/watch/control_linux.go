@@ -111,4 +111,3 @@ func (a *Agent) controlOp(r controlReq) ControlReply {
 	rep.Paths = a.cfg.Paths
 	return rep
 }
-
