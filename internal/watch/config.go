@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kintsugi-ir/kintsugi/internal/watch/account"
 	"github.com/kintsugi-ir/kintsugi/internal/watch/nft"
 	"github.com/kintsugi-ir/kintsugi/internal/watch/score"
 )
@@ -246,6 +247,9 @@ func (c *Config) Normalize() error {
 	default:
 		return fmt.Errorf("accounts journal %q: want auto, yes or no", c.Accounts.Journal)
 	}
+	if _, err := c.Accounts.detectorConfig(); err != nil {
+		return err
+	}
 	if c.Accounts.BlockFor <= 0 {
 		c.Accounts.BlockFor = time.Hour
 	}
@@ -334,4 +338,29 @@ func WorldWritable(path string) error {
 			return nil
 		}
 	}
+}
+
+// detectorConfig turns the configuration into the detector's.
+func (ac Accounts) detectorConfig() (account.Config, error) {
+	if ac.WorkHours.Start < 0 || ac.WorkHours.End > 24 || (ac.WorkHours.Start != 0 || ac.WorkHours.End != 0) && ac.WorkHours.Start >= ac.WorkHours.End {
+		return account.Config{}, fmt.Errorf("accounts work_hours %d-%d: want 0 <= start < end <= 24", ac.WorkHours.Start, ac.WorkHours.End)
+	}
+	c := account.Config{WorkStart: ac.WorkHours.Start, WorkEnd: ac.WorkHours.End, Admins: ac.Admins,
+		BurstFailures: ac.BurstFailures, BurstWindow: ac.BurstWindow, SuccessWindow: ac.SuccessWindow}
+	if ac.WorkHours.Zone != "" {
+		loc, err := time.LoadLocation(ac.WorkHours.Zone)
+		if err != nil {
+			return c, fmt.Errorf("accounts work_hours zone: %w", err)
+		}
+		c.Location = loc
+	}
+	days := map[string]time.Weekday{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+	for _, d := range ac.WorkHours.Days {
+		wd, ok := days[strings.ToLower(strings.TrimSpace(d))[:min(3, len(strings.TrimSpace(d)))]]
+		if !ok {
+			return c, fmt.Errorf("accounts work_hours days: %q is not a weekday", d)
+		}
+		c.WorkDays = append(c.WorkDays, wd)
+	}
+	return c, nil
 }
