@@ -4,7 +4,6 @@ package nft
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -12,50 +11,8 @@ import (
 	"github.com/kintsugi-ir/kintsugi/internal/watch/watchtest"
 )
 
-// listen starts a TCP server in the namespace that answers "ok".
-func listen(t *testing.T, ns, addr string) {
-	t.Helper()
-	var l net.Listener
-	watchtest.In(t, ns, func() {
-		var err error
-		l, err = net.Listen("tcp", addr)
-		if err != nil {
-			t.Errorf("listen %s in %s: %v", addr, ns, err)
-		}
-	})
-	if l == nil {
-		t.FailNow()
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("ok"))
-			c.Close()
-		}
-	}()
-}
-
-// reach reports whether a connection from ns to addr gets an answer.
-func reach(t *testing.T, ns, addr string) bool {
-	t.Helper()
-	ok := false
-	watchtest.In(t, ns, func() {
-		c, err := net.DialTimeout("tcp", addr, 700*time.Millisecond)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
-		b := make([]byte, 2)
-		n, _ := c.Read(b)
-		ok = string(b[:n]) == "ok"
-	})
-	return ok
-}
+func listen(t *testing.T, ns, addr string)     { watchtest.Listen(t, ns, addr) }
+func reach(t *testing.T, ns, addr string) bool { return watchtest.Reach(t, ns, addr) }
 
 // TestIsolationInNamespace: inside a network namespace with a veth pair,
 // isolation keeps the management port answering and drops everything

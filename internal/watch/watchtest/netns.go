@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -86,3 +88,50 @@ func In(t testing.TB, ns string, fn func()) {
 
 // Exec returns the prefix that runs a command in the namespace.
 func (p *NetPair) Exec(ns string) []string { return []string{"ip", "netns", "exec", ns} }
+
+// Listen starts a TCP server in the namespace that answers "ok" to every
+// connection, until the test ends.
+func Listen(t testing.TB, ns, addr string) {
+	t.Helper()
+	var l net.Listener
+	In(t, ns, func() {
+		var err error
+		l, err = net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("listen %s in %s: %v", addr, ns, err)
+		}
+	})
+	if l == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("ok"))
+			c.Close()
+		}
+	}()
+}
+
+// Reach reports whether a connection from the namespace to addr gets the
+// answer Listen gives.
+func Reach(t testing.TB, ns, addr string) bool {
+	t.Helper()
+	ok := false
+	In(t, ns, func() {
+		c, err := net.DialTimeout("tcp", addr, 700*time.Millisecond)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+		b := make([]byte, 2)
+		n, _ := c.Read(b)
+		ok = string(b[:n]) == "ok"
+	})
+	return ok
+}
