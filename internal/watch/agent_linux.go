@@ -62,6 +62,9 @@ type Agent struct {
 
 	flagged    flagSet
 	permMarked bool
+	// quiet are files whose further modifications are ignored in the
+	// kernel until they are closed
+	quiet map[fanotify.Handle]string
 	held       map[int32]*tree
 
 	control chan controlReq
@@ -85,7 +88,7 @@ func New(cfg *Config, opts Options) (*Agent, error) {
 		opts.Judge = judge.Entropy{}
 	}
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Log, self: int32(os.Getpid()), guards: map[int32]bool{},
-		bounds: map[string]bool{}, allow: map[string]string{}, allowed: map[int32]allowMemo{}, held: map[int32]*tree{},
+		bounds: map[string]bool{}, allow: map[string]string{}, allowed: map[int32]allowMemo{}, held: map[int32]*tree{}, quiet: map[fanotify.Handle]string{},
 		judge: opts.Judge, control: make(chan controlReq), nft: nft.NFT{Path: cfg.Isolation.Nft}}
 	a.flagged.pids = map[int32]bool{}
 	for _, b := range append(slices.Clone(builtinBoundaries), cfg.Boundaries...) {
@@ -159,7 +162,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 			continue
 		}
 		fsids[fsid] = true
-		if err := a.group.MarkFilesystem(p, fileMask); err != nil {
+		if err := a.group.MarkFilesystem(p, fileMask&^a.cfg.dropMask); err != nil {
 			return fmt.Errorf("%w (FAN_MARK_FILESYSTEM needs a file system with file handles: ext4, xfs, btrfs, tmpfs)", err)
 		}
 	}

@@ -45,6 +45,8 @@ type Config struct {
 	Accounts   Accounts     `yaml:"accounts"`
 	Isolation  Isolation    `yaml:"isolation"`
 	Alerts     AlertsConfig `yaml:"alerts"`
+
+	dropMask uint64 // events left out (measurements)
 }
 
 // Response says what happens to a stopped tree.

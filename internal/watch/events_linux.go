@@ -72,6 +72,34 @@ func (a *Agent) handle(ev *fanotify.Event) {
 	if isDir && ev.Mask&fanotify.Delete != 0 {
 		a.res.Forget(ev.Object)
 	}
+	a.quieten(ev, p)
+}
+
+// maxQuiet bounds the files whose modifications are ignored at a time.
+const maxQuiet = 16384
+
+// quieten asks the kernel to stop reporting modifications of a file
+// after the first (the engine has judged it, or knows it is the writer's
+// own output) until it is closed: a copy of a large file then costs two
+// events instead of one per write.
+func (a *Agent) quieten(ev *fanotify.Event, p string) {
+	if ev.Mask&fanotify.OnDir != 0 || ev.Object.IsZero() || p == "" {
+		return
+	}
+	_, quiet := a.quiet[ev.Object]
+	switch {
+	case ev.Mask&(fanotify.CloseWrite|fanotify.Delete) != 0:
+		if quiet {
+			delete(a.quiet, ev.Object)
+			if ev.Mask&fanotify.Delete == 0 {
+				a.group.IgnoreModify(p, false)
+			}
+		}
+	case ev.Mask&fanotify.Modify != 0 && !quiet && len(a.quiet) < maxQuiet:
+		if a.group.IgnoreModify(p, true) == nil {
+			a.quiet[ev.Object] = p
+		}
+	}
 }
 
 // ops splits a (possibly merged) event mask into operations in the order

@@ -334,8 +334,8 @@ func (a *Agent) notice(n score.Notice) {
 		al.Kind, al.Rule, al.Title = alert.KindNote, "ransom-note-written", "Ransom note written"
 		al.Summary = fmt.Sprintf("%s (pid %d) wrote %s, which matches %s; nothing else of this tree looks like encryption yet", exeName(info), n.Pid, n.Indicator.Path, n.Indicator.Detail)
 	case "canary":
-		al.Kind, al.Rule, al.Title, al.Severity = alert.KindCanary, "canary-touched", "Decoy file touched by an allow-listed program", incident.Medium
-		al.Summary = fmt.Sprintf("%s (pid %d): %s %s; not stopped because the program is allow-listed", exeName(info), n.Pid, n.Indicator.Detail, n.Indicator.Path)
+		al.Kind, al.Rule, al.Title, al.Severity = alert.KindCanary, "canary-moved", "Decoy file deleted or moved", incident.Medium
+		al.Summary = fmt.Sprintf("%s (pid %d): %s %s; not stopped: removing or moving a folder's files is ordinary work, changing a decoy is not", exeName(info), n.Pid, n.Indicator.Detail, n.Indicator.Path)
 	default:
 		al.Kind, al.Rule, al.Title = n.Kind, n.Kind, n.Kind
 	}

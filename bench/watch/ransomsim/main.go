@@ -3,7 +3,9 @@
 // wrote itself (see internal/watch/ransomsim).
 //
 //	ransomsim prepare DIR N [SEED]   write N files and a manifest under DIR
-//	ransomsim run DIR MODE [note]    encrypt them (modes: ransomsim modes)
+//	ransomsim run DIR MODE [note]    encrypt them (modes: ransomsim modes);
+//	                                 $RANSOMSIM_PROGRESS names a file that
+//	                                 gets "INDEX UNIX-NANOS" per file done
 //	ransomsim check DIR              JSON: total, intact, renamed, lost
 //	ransomsim modes                  list the modes
 package main
@@ -56,7 +58,16 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		return ransomsim.Run(args[1], ransomsim.Options{Mode: args[2], Note: len(args) > 3 && args[3] == "note", Self: []string{self}})
+		opts := ransomsim.Options{Mode: args[2], Note: len(args) > 3 && args[3] == "note", Self: []string{self}}
+		if p := os.Getenv(ransomsim.ProgressEnv); p != "" {
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			opts.Progress = f
+		}
+		return ransomsim.Run(args[1], opts)
 	case "child":
 		return ransomsim.ChildMain(args[1:])
 	case "check":

@@ -99,3 +99,17 @@ func (g *Group) Respond(fd int, allow bool) error {
 
 // Close closes the group; its marks go with it.
 func (g *Group) Close() error { return g.f.Close() }
+
+// IgnoreModify adds (on) or removes an ignore mask for FAN_MODIFY on the
+// file at path: after the first modification of a file has been seen,
+// the rest of its writes need not each cost an event. The mask survives
+// modification and is removed when the file is closed.
+func (g *Group) IgnoreModify(path string, on bool) error {
+	flags := uint(unix.FAN_MARK_IGNORED_MASK | unix.FAN_MARK_DONT_FOLLOW)
+	if on {
+		flags |= unix.FAN_MARK_ADD | unix.FAN_MARK_IGNORED_SURV_MODIFY
+	} else {
+		flags |= unix.FAN_MARK_REMOVE
+	}
+	return unix.FanotifyMark(g.fd, flags, unix.FAN_MODIFY, unix.AT_FDCWD, path)
+}

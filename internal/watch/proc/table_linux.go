@@ -60,21 +60,34 @@ func NewTable(retention time.Duration) *Table {
 		users: map[int]string{}, now: time.Now}
 }
 
-// Apply records a connector event.
+// Apply records a connector event. It is called for every fork, exec and
+// exit on the machine, so it does the least it can: a fork copies the
+// parent's entry, an exec reads only the new executable's path, an exit
+// marks the entry. The rest is read when an event of the process needs it.
 func (t *Table) Apply(c Change) {
 	switch c.Kind {
 	case "fork":
 		t.mu.Lock()
 		e := &entry{Process: Process{Pid: c.Pid, PPid: c.Parent}}
-		if p, ok := t.procs[c.Parent]; ok && p.known {
+		if p, ok := t.procs[c.Parent]; ok {
 			// until it executes something, a child runs its parent's program
-			e.Exe, e.Args, e.UID, e.User, e.Comm, e.known = p.Exe, p.Args, p.UID, p.User, p.Comm, true
+			e.Exe, e.Comm, e.UID, e.User = p.Exe, p.Comm, p.UID, p.User
 		}
 		t.procs[c.Pid] = e
 		t.mu.Unlock()
-		t.refresh(c.Pid, false)
 	case "exec":
-		t.refresh(c.Pid, true)
+		exe, err := os.Readlink(procPath(c.Pid, "exe"))
+		t.mu.Lock()
+		e, ok := t.procs[c.Pid]
+		if !ok {
+			e = &entry{Process: Process{Pid: c.Pid, PPid: -1}}
+			t.procs[c.Pid] = e
+		}
+		if err == nil {
+			e.Exe = exe
+		}
+		e.known, e.Args = false, nil
+		t.mu.Unlock()
 	case "exit":
 		t.mu.Lock()
 		if e, ok := t.procs[c.Pid]; ok {
@@ -107,6 +120,9 @@ func (t *Table) refresh(pid int32, details bool) (*entry, bool) {
 		t.procs[pid] = e
 	}
 	if details {
+		if p.Exe == "" {
+			p.Exe = e.Exe
+		}
 		e.Process, e.known = p, true
 	} else {
 		e.Pid, e.PPid, e.Comm, e.Start = pid, st.PPid, st.Comm, st.Start
@@ -137,7 +153,7 @@ func (t *Table) Parent(pid int32) (int32, bool) {
 	t.mu.Lock()
 	e, ok := t.procs[pid]
 	t.mu.Unlock()
-	if ok {
+	if ok && e.PPid >= 0 {
 		return e.PPid, true
 	}
 	e, ok = t.refresh(pid, false)
@@ -168,7 +184,7 @@ func (t *Table) Info(pid int32) Process {
 	t.mu.Lock()
 	e, ok := t.procs[pid]
 	t.mu.Unlock()
-	if !ok || !e.known {
+	if !ok || !e.known && !e.Exited {
 		if e2, ok2 := t.refresh(pid, true); ok2 {
 			e = e2
 		}

@@ -523,13 +523,23 @@ func (e *Engine) note(ev *Event, self *node, rule string, out *Output) {
 	out.Notices = append(out.Notices, Notice{Kind: "ransom-note", Pid: ev.Pid(), Chain: append([]int32(nil), ev.Chain...), Indicator: ind})
 }
 
+// canary handles a decoy touched. Changing one (a write, or a rename to
+// a new extension) stops the tree at once; deleting or moving one is an
+// alert only, because clearing out or reorganising a folder that holds a
+// decoy is ordinary work.
 func (e *Engine) canary(ev *Event, out *Output) {
 	ind := Indicator{Time: ev.Time, Kind: "canary", Pid: ev.Pid(), Path: ev.Path, OldPath: ev.OldPath,
 		Weight: e.cfg.Weights.Threshold, Detail: "decoy file " + ev.Op.String()}
-	if ev.Allowed && (ev.Op == OpDelete || ev.Op == OpRename) {
-		// a backup or sync job removing files it does not know
+	changed := ev.Op == OpModify || ev.Op == OpWrite
+	if ev.Op == OpRename {
+		oldExt, newExt := strings.ToLower(path.Ext(ev.OldPath)), strings.ToLower(path.Ext(ev.Path))
+		changed = oldExt != newExt && !judge.KnownExtension(newExt)
+	}
+	if !changed || ev.Allowed && ev.Op == OpRename {
 		ind.Weight = 0
-		ind.Detail += " by an allow-listed program"
+		if ev.Allowed {
+			ind.Detail += " by an allow-listed program"
+		}
 		out.Notices = append(out.Notices, Notice{Kind: "canary", Pid: ev.Pid(), Chain: append([]int32(nil), ev.Chain...), Indicator: ind})
 		return
 	}

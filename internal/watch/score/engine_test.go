@@ -437,9 +437,17 @@ func TestCanary(t *testing.T) {
 	s := newSim(t, Config{})
 	s.allow[301] = true
 	s.evFull(&Event{Op: OpDelete, Path: "/srv/share/.~budget.xlsx", Object: h("canary"), Dir: h("dir"), Canary: true}, 301)
-	if len(s.out) != 0 || len(s.not) != 1 {
-		t.Fatalf("allow-listed delete of a canary: decisions %+v notices %+v", s.out, s.not)
+	s.evFull(&Event{Op: OpDelete, Path: "/srv/share/.~budget.xlsx", Object: h("canary"), Dir: h("dir"), Canary: true}, 302)
+	s.evFull(&Event{Op: OpRename, OldPath: "/srv/share/.~budget.xlsx", Path: "/srv/old/.~budget.xlsx", Object: h("canary"), Dir: h("dir"), Canary: true}, 302)
+	s.evFull(&Event{Op: OpRename, OldPath: "/srv/share/.~budget.xlsx", Path: "/srv/share/.~budget.xlsx.crypt", Object: h("canary"), Dir: h("dir"), Canary: true}, 301)
+	if len(s.out) != 0 || len(s.not) != 4 {
+		t.Fatalf("deletes, a move and an allow-listed rename of a canary: decisions %+v notices %+v", s.out, s.not)
 	}
+	s.evFull(&Event{Op: OpRename, OldPath: "/srv/share/.~budget.xlsx", Path: "/srv/share/.~budget.xlsx.crypt", Object: h("canary"), Dir: h("dir"), Canary: true}, 303)
+	if len(s.out) != 1 || s.out[0].Root != 303 {
+		t.Fatalf("rename of a canary to a new extension: %+v", s.out)
+	}
+	s.out = nil
 	s.evFull(&Event{Op: OpWrite, Path: "/srv/share/.~budget.xlsx", Object: h("canary"), Dir: h("dir"), Canary: true}, 100)
 	if len(s.out) != 1 || !s.out[0].Canary || s.out[0].Root != 100 {
 		t.Fatalf("canary write: %+v", s.out)
