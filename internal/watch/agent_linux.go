@@ -65,7 +65,7 @@ type Agent struct {
 	// quiet are files whose further modifications are ignored in the
 	// kernel until they are closed
 	quiet map[fanotify.Handle]string
-	held       map[int32]*tree
+	held  map[int32]*tree
 
 	control chan controlReq
 	stats   Stats

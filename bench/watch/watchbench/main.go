@@ -34,8 +34,8 @@ import (
 
 type options struct {
 	kintsugi, sim, corpus, modes, jsonOut string
-	runs, files, naiveRuns, cpRuns         int
-	idle                                   time.Duration
+	runs, files, naiveRuns, cpRuns        int
+	idle                                  time.Duration
 }
 
 func main() {
@@ -487,4 +487,3 @@ func printReport(w *os.File, modes []string, rep *report) {
 		rep.Corpus, rep.CP["without_agent"], rep.CP["with_agent"], (rep.CP["with_agent"]/rep.CP["without_agent"]-1)*100, rep.AgentCP, rep.NaiveCP)
 	fmt.Fprintf(w, "agent CPU while idle: %.2f%% of one core\n", rep.IdleCPU)
 }
-
