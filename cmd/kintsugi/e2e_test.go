@@ -171,6 +171,10 @@ func TestScanCorpus(t *testing.T) {
 			if res.Verdict != "malicious" {
 				t.Errorf("%s (%s): verdict %s (%s), want malicious", l.Path, l.Truth, res.Verdict, res.Reason)
 			}
+		case "encrypted":
+			if res.Verdict != "encrypted" {
+				t.Errorf("%s (encrypted %s, %s): verdict %s (%s)", l.Path, l.Format, l.Pattern, res.Verdict, res.Reason)
+			}
 		case "intact":
 			if res.Verdict == "malicious" || res.Verdict == "encrypted" {
 				t.Errorf("%s (intact %s): verdict %s (%s)", l.Path, l.Format, res.Verdict, res.Reason)

@@ -340,8 +340,13 @@ func runScan(ctx context.Context, g *globals, o *scanOptions, paths []string) er
 	if runErr != nil {
 		return runErr
 	}
+	imp, impErr := updateImpact(ctx, st, h.ID, o.quick)
+	if impErr != nil {
+		return fmt.Errorf("host impact: %w", impErr)
+	}
 	if format == ui.FormatTable && !g.quiet {
 		printScanSummary(g, stats, top, g.casePath, runID)
+		printImpact(g.stdout, host, imp, o.quick)
 		if !o.quick {
 			if counts, err := st.VerdictCounts(ctx, h.ID); err == nil {
 				fmt.Fprintf(g.stdout, "host %s in this case, all scans so far: %s\n", host, countsLine(counts))

@@ -25,6 +25,7 @@ import (
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 	"github.com/kintsugi-ir/kintsugi/internal/scan/archive"
 	"github.com/kintsugi-ir/kintsugi/internal/source"
+	"golang.org/x/sys/unix"
 )
 
 // Limits bound the work on one file, so that crafted input (archive bombs,
@@ -388,6 +389,9 @@ func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (e *Engine) quickFile(ctx context.Context, f *os.File, in source.Info, ent source.Entry, name string, r *Result) {
+	// Triage reads a few scattered blocks: tell the kernel not to read
+	// ahead, or the disk delivers several times what is asked for.
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM)
 	cr := &countingReaderAt{r: f}
 	file := &File{Path: ent.Path, Name: name, Size: in.Size, Mode: in.Mode, ModTime: in.ModTime, Content: cr, Quick: true}
 	for _, d := range e.quick {
