@@ -363,5 +363,6 @@ func newWatchTreeCommand(g *globals, o *watchOptions, op, short string) *cobra.C
 	}
 }
 
-// watchJudge is the content judge the watch agent scores with.
-func watchJudge() judge.Judge { return judge.Entropy{} }
+// watchJudge is the content judge the watch agent scores with: scan's
+// ransomware-damage detector, in quick mode.
+func watchJudge() judge.Judge { return judge.Damage{} }

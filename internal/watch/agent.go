@@ -19,7 +19,8 @@ type Sender interface {
 type Options struct {
 	Log  *slog.Logger
 	Send Sender
-	// Judge judges file content (default: judge.Entropy).
+	// Judge judges file content (default: judge.Damage, scan's damage
+	// detector).
 	Judge judge.Judge
 	// Ready is called once the agent watches (marks placed, canaries out).
 	Ready func()

@@ -85,7 +85,7 @@ func New(cfg *Config, opts Options) (*Agent, error) {
 		opts.Log = slog.Default()
 	}
 	if opts.Judge == nil {
-		opts.Judge = judge.Entropy{}
+		opts.Judge = judge.Damage{}
 	}
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Log, self: int32(os.Getpid()), guards: map[int32]bool{},
 		bounds: map[string]bool{}, allow: map[string]string{}, allowed: map[int32]allowMemo{}, held: map[int32]*tree{}, quiet: map[fanotify.Handle]string{},

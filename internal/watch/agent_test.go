@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kintsugi-ir/kintsugi/internal/watch/alert"
+	"github.com/kintsugi-ir/kintsugi/internal/watch/judge"
 	"github.com/kintsugi-ir/kintsugi/internal/watch/ransomsim"
 	"github.com/kintsugi-ir/kintsugi/internal/watch/watchtest"
 )
@@ -83,6 +84,12 @@ type running struct {
 // startAgent runs an agent in this process on cfg until the test ends.
 func startAgent(t *testing.T, cfg *Config) *running {
 	t.Helper()
+	return startAgentOpts(t, cfg, nil)
+}
+
+// startAgentOpts is startAgent with another content judge.
+func startAgentOpts(t *testing.T, cfg *Config, j judge.Judge) *running {
+	t.Helper()
 	if cfg.StateDir == "" {
 		cfg.StateDir = t.TempDir()
 	}
@@ -92,7 +99,7 @@ func startAgent(t *testing.T, cfg *Config) *running {
 	}
 	col := &collector{}
 	ready := make(chan struct{})
-	a, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Send: col, Ready: func() { close(ready) }})
+	a, err := New(cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Send: col, Judge: j, Ready: func() { close(ready) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,9 @@ type Engine struct {
 	// a file that was random already destroys nothing
 	lastKind map[fanotify.Handle]judge.Kind
 	pathKind map[string]judge.Kind
+	// pathObj is the object a process recently created or moved to a
+	// path: what a rename over that path replaces
+	pathObj map[string]fanotify.Handle
 }
 
 // New returns an engine. ransomExt may be nil.
@@ -91,7 +94,7 @@ func New(cfg Config, c Content, ransomExt func(name string) (string, bool)) *Eng
 	}
 	return &Engine{cfg: cfg, content: c, ransomExt: ransomExt, nodes: map[int32]*node{},
 		objects: map[fanotify.Handle]*created{}, byDir: map[fanotify.Handle][]fanotify.Handle{},
-		lastKind: map[fanotify.Handle]judge.Kind{}, pathKind: map[string]judge.Kind{}}
+		lastKind: map[fanotify.Handle]judge.Kind{}, pathKind: map[string]judge.Kind{}, pathObj: map[string]fanotify.Handle{}}
 }
 
 // Config returns the engine's configuration with defaults filled in.
@@ -193,6 +196,12 @@ func (e *Engine) remember(ev *Event, now time.Time) {
 	c := &created{chain: append([]int32(nil), ev.Chain...), at: now, path: ev.Path, dir: ev.Dir, isDir: ev.IsDir}
 	e.objects[ev.Object] = c
 	delete(e.lastKind, ev.Object)
+	if !ev.IsDir {
+		if len(e.pathObj) > maxKinds {
+			clear(e.pathObj)
+		}
+		e.pathObj[ev.Path] = ev.Object
+	}
 	l := e.byDir[ev.Dir]
 	if len(l) >= maxPerDir {
 		l = l[1:]
@@ -230,14 +239,32 @@ func (e *Engine) seen(obj fanotify.Handle, p string, k judge.Kind) {
 	if len(e.pathKind) > maxKinds {
 		clear(e.pathKind)
 	}
-	e.lastKind[obj] = k
-	e.pathKind[p] = k
+	if !obj.IsZero() {
+		e.lastKind[obj] = k
+	}
+	if p != "" {
+		e.pathKind[p] = k
+	}
+}
+
+// unseen reports whether obj was written moments ago by another process
+// and its content never judged (the agent ran behind and it was gone, or
+// rewritten, before it could be read): what it held is unknown, and a
+// file that new is not the settled data ransomware is after, so its
+// replacement is recorded without weight.
+func (e *Engine) unseen(obj fanotify.Handle, now time.Time) bool {
+	c, ok := e.objects[obj]
+	return ok && !c.isDir && c.chain != nil && !c.judged && now.Sub(c.at) <= e.cfg.Memory
 }
 
 // wasRandom reports whether the file at p (or the object) was random the
 // last time the engine saw it.
 func (e *Engine) wasRandom(obj fanotify.Handle, p string) bool {
-	k, ok := e.lastKind[obj]
+	var k judge.Kind
+	ok := false
+	if !obj.IsZero() {
+		k, ok = e.lastKind[obj]
+	}
 	if !ok {
 		k, ok = e.pathKind[p]
 	}
@@ -298,6 +325,10 @@ func (e *Engine) write(ev *Event, self *node, out *Output) {
 			break
 		}
 		self.counted[ev.Object] = true
+		if e.unseen(ev.Object, ev.Time) {
+			e.add(ev, self, "rewrite-of-unread-file", 0, false, &v, "rewrote a file written moments ago that the agent had not read", out)
+			break
+		}
 		e.add(ev, self, "damaged-rewrite", e.cfg.Weights.DamagedRewrite, true, &v, "", out)
 	case judge.Random:
 		self.counted[ev.Object] = true
@@ -337,6 +368,9 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 		// and the rename-over way of ransomware look alike, except for
 		// what the content is under the name it takes
 		was := e.wasRandom(fanotify.Handle{}, ev.Path)
+		prev, hadPrev := e.pathObj[ev.Path]
+		delete(e.pathObj, ev.OldPath)
+		e.pathObj[ev.Path] = ev.Object
 		if c != nil && c.judged {
 			delete(e.pathKind, ev.OldPath)
 			e.pathKind[ev.Path] = c.verdict.Kind
@@ -359,6 +393,11 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 		}
 		if v.Kind == judge.Damaged {
 			self.counted[ev.Object] = true
+			if hadPrev && prev != ev.Object && e.unseen(prev, ev.Time) {
+				e.add(ev, self, "rewrite-of-unread-file", 0, false, &v,
+					"replaced a file written moments ago that the agent had not read", out)
+				return
+			}
 			e.add(ev, self, "renamed-over-with-damage", e.cfg.Weights.DamagedRewrite, true, &v,
 				"a new file of random content took a name that promises "+v.Format, out)
 		}
@@ -371,6 +410,10 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 		e.objects[ev.Object] = c
 	}
 	c.renamedBy = ev.Pid()
+	if o, ok := e.pathObj[ev.OldPath]; ok {
+		delete(e.pathObj, ev.OldPath)
+		e.pathObj[ev.Path] = o
+	}
 	if k, ok := e.pathKind[ev.OldPath]; ok {
 		delete(e.pathKind, ev.OldPath)
 		e.pathKind[ev.Path] = k

@@ -355,6 +355,20 @@ func TestCopiersAreNotStopped(t *testing.T) {
 			s.ev(300, OpWrite, p+".7z", a)
 			s.ev(300, OpDelete, p+".7z.gz", h("gz:"+p))
 		}},
+		{"rsync refreshing a copy the agent had no time to read", func(s *sim, i int, p string) {
+			d := "/srv/share/copy"
+			dst := d + p[strings.LastIndexByte(p, '/'):]
+			first := h("first:" + p)
+			s.c.verdicts[first] = judge.Unknown // gone before it was read
+			s.ev(303, OpCreate, d+"/.t1", first)
+			s.ev(303, OpWrite, d+"/.t1", first)
+			s.evFull(&Event{Op: OpRename, OldPath: d + "/.t1", Path: dst, Object: first, Dir: dirOf(dst), OldDir: dirOf(dst)}, 303)
+			second := h("second:" + p)
+			s.c.verdicts[second] = judge.Damaged
+			s.ev(300, OpCreate, d+"/.t2", second)
+			s.ev(300, OpWrite, d+"/.t2", second)
+			s.evFull(&Event{Op: OpRename, OldPath: d + "/.t2", Path: dst, Object: second, Dir: dirOf(dst), OldDir: dirOf(dst)}, 300)
+		}},
 		{"allow-listed sync rewriting random blobs", func(s *sim, i int, p string) {
 			s.allow[300] = true
 			o := h("ino:" + p)
