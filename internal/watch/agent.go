@@ -36,4 +36,5 @@ type Stats struct {
 	Decisions atomic.Int64
 	Denied    atomic.Int64 // opens refused
 	Lost      atomic.Int64 // queue overflows
+	Procs     atomic.Int64 // fork, exec and exit events of the machine
 }

@@ -317,7 +317,10 @@ func closeEvents(b []fanotify.Event) {
 func (a *Agent) readProcs(stop <-chan struct{}) {
 	buf := make([]byte, 64<<10)
 	for {
-		err := a.conn.Read(buf, a.table.Apply)
+		err := a.conn.Read(buf, func(c proc.Change) {
+			a.stats.Procs.Add(1)
+			a.table.Apply(c)
+		})
 		if err == nil {
 			continue
 		}

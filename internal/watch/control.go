@@ -42,6 +42,7 @@ type StatsReport struct {
 	Decisions int64 `json:"decisions"`
 	Denied    int64 `json:"denied_opens"`
 	Lost      int64 `json:"lost"`
+	Procs     int64 `json:"process_events"`
 }
 
 // ControlSocket returns the control socket's path for a state directory.

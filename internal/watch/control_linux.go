@@ -106,7 +106,7 @@ func (a *Agent) controlOp(r controlReq) ControlReply {
 	sort.Slice(rep.Held, func(i, j int) bool { return rep.Held[i].Root < rep.Held[j].Root })
 	s := &a.stats
 	rep.Stats = StatsReport{Events: s.Events.Load(), Watched: s.Watched.Load(), Judged: s.Judged.Load(),
-		Decisions: s.Decisions.Load(), Denied: s.Denied.Load(), Lost: s.Lost.Load()}
+		Decisions: s.Decisions.Load(), Denied: s.Denied.Load(), Lost: s.Lost.Load(), Procs: s.Procs.Load()}
 	rep.Canaries = a.canaries.paths()
 	rep.Paths = a.cfg.Paths
 	return rep

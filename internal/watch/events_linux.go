@@ -218,6 +218,19 @@ func (c content) Judge(obj fanotify.Handle, name string) (judge.Verdict, error) 
 	return c.a.judge.Judge(c.a.ctx, f, fi.Size(), name)
 }
 
+func (c content) Glance(obj fanotify.Handle, name string) (judge.Verdict, error) {
+	f, err := c.a.res.Open(obj)
+	if err != nil {
+		return judge.Verdict{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return judge.Verdict{}, err
+	}
+	return judge.Entropy{}.Judge(c.a.ctx, f, fi.Size(), name)
+}
+
 func (c content) Note(obj fanotify.Handle, name string) (string, error) {
 	if !c.a.notes.Candidate(name, 1) {
 		return "", nil

@@ -30,6 +30,8 @@ type created struct {
 	isDir   bool
 	judged  bool
 	verdict judge.Verdict
+	// glanced is set when verdict is only a glance (judge.Entropy)
+	glanced bool
 	// renamedBy is the process that gave the object its current name.
 	renamedBy int32
 }
@@ -281,13 +283,13 @@ func (e *Engine) write(ev *Event, self *node, out *Output) {
 			self.outputs = self.outputs[1:]
 		}
 		self.outputs = append(self.outputs, ev.Object)
-		// what a tree writes is judged when it is closed, so that a later
-		// rewrite knows what it replaced (a copy refreshed over a copy of
-		// encrypted evidence is not new damage)
-		if v, ok := e.judgeObj(ev.Object, ev.Path); ok {
+		// what a tree writes is glanced at when it is closed, so that a
+		// later rewrite knows what it replaced (a copy refreshed over a
+		// copy of encrypted evidence is not new damage)
+		if v, err := e.content.Glance(ev.Object, ev.Path); err == nil && v.Kind != judge.Unknown {
 			e.seen(ev.Object, ev.Path, v.Kind)
 			if c != nil {
-				c.judged, c.verdict = true, v
+				c.judged, c.glanced, c.verdict = true, true, v
 			}
 		}
 		if rule, _ := e.content.Note(ev.Object, ev.Path); rule != "" {
@@ -382,7 +384,7 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 			return
 		}
 		var v judge.Verdict
-		if c != nil && c.judged {
+		if c != nil && c.judged && !c.glanced {
 			v = c.verdict
 		} else {
 			var ok bool
@@ -390,6 +392,9 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 				return
 			}
 			e.seen(ev.Object, ev.Path, v.Kind)
+			if c != nil {
+				c.judged, c.glanced, c.verdict = true, false, v
+			}
 		}
 		if v.Kind == judge.Damaged {
 			self.counted[ev.Object] = true
@@ -468,9 +473,9 @@ func (e *Engine) delete(ev *Event, self *node, out *Output) {
 		if ob == base || !(strings.HasPrefix(ob, base+".") || path.Ext(ob) != "" && strings.TrimSuffix(ob, path.Ext(ob)) == stem) {
 			continue
 		}
-		if !c.judged {
+		if !c.judged || c.glanced {
 			if v, ok := e.judgeObj(h, c.path); ok {
-				c.judged, c.verdict = true, v
+				c.judged, c.glanced, c.verdict = true, false, v
 			}
 		}
 		v := c.verdict

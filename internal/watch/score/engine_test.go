@@ -30,6 +30,10 @@ func (f *fakeContent) Judge(obj fanotify.Handle, name string) (judge.Verdict, er
 	return v, nil
 }
 
+func (f *fakeContent) Glance(obj fanotify.Handle, name string) (judge.Verdict, error) {
+	return f.Judge(obj, name)
+}
+
 func (f *fakeContent) Note(obj fanotify.Handle, name string) (string, error) {
 	if strings.Contains(name, "README") {
 		return "kintsugi_ransom_note_en", nil

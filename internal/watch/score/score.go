@@ -88,7 +88,12 @@ func (e *Event) Pid() int32 {
 // Content gives judgements of file content on demand. The agent reads the
 // object through its file handle; tests use a map.
 type Content interface {
+	// Judge is the careful judgement that evidence rests on (scan's
+	// damage detector).
 	Judge(obj fanotify.Handle, name string) (judge.Verdict, error)
+	// Glance is a cheap judgement of what a process just wrote, kept to
+	// know later whether a rewrite of it destroyed anything.
+	Glance(obj fanotify.Handle, name string) (judge.Verdict, error)
 	// Note returns the ransom-note rule the object's content matches, ""
 	// when it is not a note or not a candidate.
 	Note(obj fanotify.Handle, name string) (string, error)
