@@ -31,6 +31,6 @@ if [ ! -d "$corpus" ]; then
 	corpus=$tmp/corpus
 	../shared/corpus/make-corpus --profile bench --out "$corpus" >&2
 fi
-out=${OUT:-bench/watch/last-run.json}
+out=${OUT:-/tmp/kintsugi-watch-bench.json}
 "$tmp/watchbench" -kintsugi "$tmp/kintsugi" -sim "$tmp/ransomsim" -corpus "$corpus" -json "$out" "$@"
 echo "results: $out" >&2
