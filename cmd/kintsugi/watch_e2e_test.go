@@ -440,3 +440,39 @@ accounts:
 	}
 	a.stop(t)
 }
+
+// TestWatchIsolatesOnRansomware: with response.isolate, stopping a tree
+// also isolates the host (inside a network namespace); release undoes it.
+func TestWatchIsolatesOnRansomware(t *testing.T) {
+	p := watchtest.NewNetPair(t)
+	watchtest.Listen(t, p.Host, p.HostAddr+":2222")
+	watchtest.Listen(t, p.Host, p.HostAddr+":8080")
+	dir := watchtest.Tmpfs(t, 128)
+	share := filepath.Join(dir, "share")
+	exec.Command(sim(t), "prepare", share, "200", "9").Run()
+	conf := t.TempDir()
+	state := filepath.Join(conf, "state")
+	cfg := filepath.Join(conf, "watch.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("paths: [%s]\nstate_dir: %s\nresponse: {isolate: true}\nisolation: {management: [\"%s:2222\"]}\naccounts: {enabled: false}\n",
+		dir, state, p.PeerAddr)), 0o600)
+	a := startWatch(t, p.Exec(p.Host), caseEnv(t), "--config", cfg, "--no-store")
+	if !watchtest.Reach(t, p.Peer, p.HostAddr+":8080") {
+		t.Fatal("isolated before anything happened")
+	}
+	exec.Command(sim(t), "run", share, "inplace").Run()
+	al := a.next(t, 10*time.Second, alert.KindRansomware)
+	if !al.Action.Isolated {
+		t.Fatalf("action %+v", al.Action)
+	}
+	if !watchtest.Reach(t, p.Peer, p.HostAddr+":2222") || watchtest.Reach(t, p.Peer, p.HostAddr+":8080") {
+		t.Error("not isolated after the stop, or management cut off")
+	}
+	a.stop(t)
+	in := p.Exec(p.Host)
+	if out, err := exec.Command(in[0], append(in[1:], binary, "watch", "release", "--config", cfg)...).CombinedOutput(); err != nil {
+		t.Fatalf("release: %v %s", err, out)
+	}
+	if !watchtest.Reach(t, p.Peer, p.HostAddr+":8080") {
+		t.Error("release did not restore traffic")
+	}
+}

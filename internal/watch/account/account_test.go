@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -270,4 +271,50 @@ func FuzzDescribeKey(f *testing.F) {
 		DescribeKey(s)
 		parseEntries([]byte(s), true)
 	})
+}
+
+// TestFollowerJournal: journalctl's JSON records before the start are
+// learnt, later ones observed.
+func TestFollowerJournal(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-48 * time.Hour).UnixMicro()
+	now := time.Now().Add(time.Hour).UnixMicro()
+	rec := func(us int64, msg string) string {
+		return `{"__REALTIME_TIMESTAMP":"` + strconv.FormatInt(us, 10) + `","_HOSTNAME":"fs01","SYSLOG_IDENTIFIER":"sshd","_PID":"10","MESSAGE":"` + msg + `"}` + "\n"
+	}
+	p := filepath.Join(dir, "journal.json")
+	os.WriteFile(p, []byte(rec(old, "Accepted publickey for root from 10.0.0.1 port 1 ssh2")+rec(now, "Accepted password for root from 203.0.113.9 port 2 ssh2")), 0o600)
+	var learnt, seen []string
+	var mu sync.Mutex
+	fl := &Follower{Journal: true, JournalCmd: []string{"sh", "-c", "cat " + p + "; sleep 30"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- fl.Run(ctx, func(ev *hunt.Event) {
+			mu.Lock()
+			learnt = append(learnt, ev.Field("source_ip"))
+			mu.Unlock()
+		}, func(ev *hunt.Event) {
+			mu.Lock()
+			seen = append(seen, ev.Field("source_ip"))
+			mu.Unlock()
+		})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(learnt, ",") != "10.0.0.1" || strings.Join(seen, ",") != "203.0.113.9" {
+		t.Fatalf("learnt %v, seen %v", learnt, seen)
+	}
 }
