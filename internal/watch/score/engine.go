@@ -48,6 +48,9 @@ type node struct {
 	counted  map[fanotify.Handle]bool
 	modified map[fanotify.Handle]bool
 	newExts  map[string]int
+	// extDirs: the directories where the process renamed settled files
+	// to each new extension
+	extDirs map[string]map[string]bool
 	outputs  []fanotify.Handle
 	notes    map[fanotify.Handle]Indicator // notes waiting for other evidence
 	damage   bool
@@ -106,7 +109,7 @@ func (e *Engine) node(pid int32, chain []int32, now time.Time) *node {
 	n, ok := e.nodes[pid]
 	if !ok {
 		n = &node{pid: pid, at: now, counted: map[fanotify.Handle]bool{}, modified: map[fanotify.Handle]bool{}, newExts: map[string]int{},
-			notes: map[fanotify.Handle]Indicator{}}
+			extDirs: map[string]map[string]bool{}, notes: map[fanotify.Handle]Indicator{}}
 		e.nodes[pid] = n
 	}
 	if len(chain) > 0 && chain[0] == pid {
@@ -429,12 +432,28 @@ func (e *Engine) rename(ev *Event, self *node, out *Output) {
 	if fam, ok := e.ransomExt(ev.Path); ok {
 		e.add(ev, self, "ransomware-extension", e.cfg.Weights.RansomExtension, true, nil, "extension used by "+fam, out)
 	}
+	// Workflows mark what they processed (clip.mov -> clip.mov.done) in
+	// the folder they watch; an encryptor walks the whole tree. The
+	// renames count once the process has used the extension in a second
+	// folder (they are kept as evidence before).
+	dirs := self.extDirs[newExt]
+	if dirs == nil {
+		dirs = map[string]bool{}
+		self.extDirs[newExt] = dirs
+	}
+	if len(dirs) < 8 {
+		dirs[path.Dir(ev.Path)] = true
+	}
 	w, kind := e.cfg.Weights.NewExtension, "new-extension"
 	if self.newExts[newExt] > 0 {
 		w, kind = e.cfg.Weights.SameNewExtension, "same-new-extension"
 	}
 	self.newExts[newExt]++
-	e.add(ev, self, kind, w, false, nil, fmt.Sprintf("%s renamed to %s", path.Base(ev.OldPath), newExt), out)
+	detail := fmt.Sprintf("%s renamed to %s", path.Base(ev.OldPath), newExt)
+	if len(dirs) < 2 {
+		w, detail = 0, detail+" (one folder so far)"
+	}
+	e.add(ev, self, kind, w, false, nil, detail, out)
 	if self.counted[ev.Object] {
 		return
 	}

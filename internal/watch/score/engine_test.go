@@ -2,6 +2,7 @@ package score
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -147,14 +148,15 @@ func TestRansomwareModes(t *testing.T) {
 			s.ev(100, OpWrite, tmp, n)
 			s.evFull(&Event{Op: OpRename, OldPath: tmp, Path: p, Object: n, Dir: dirOf(p), OldDir: dirOf(p)}, 100)
 		}, nil, 2, 100, 0},
-		{"rename only to a new extension", func(s *sim, i int, p string) {
+		{"rename only to a new extension, through folders", func(s *sim, i int, p string) {
+			p = fmt.Sprintf("/srv/share/d%d/%s", i/3, path.Base(p))
 			o := h("ino:" + p)
 			s.evFull(&Event{Op: OpRename, OldPath: p, Path: p + ".crypt", Object: o, Dir: dirOf(p), OldDir: dirOf(p)}, 100)
-		}, nil, 7, 100, 0},
+		}, nil, 10, 100, 0},
 		{"rename to a known ransomware extension", func(s *sim, i int, p string) {
 			o := h("ino:" + p)
 			s.evFull(&Event{Op: OpRename, OldPath: p, Path: p + ".lockbit", Object: o, Dir: dirOf(p), OldDir: dirOf(p)}, 100)
-		}, nil, 3, 100, 0},
+		}, nil, 5, 100, 0},
 		{"one child per file", func(s *sim, i int, p string) {
 			child := int32(200 + i)
 			s.chains[child] = []int32{child, 100, 50}
@@ -372,6 +374,10 @@ func TestCopiersAreNotStopped(t *testing.T) {
 			s.ev(300, OpCreate, d+"/.t2", second)
 			s.ev(300, OpWrite, d+"/.t2", second)
 			s.evFull(&Event{Op: OpRename, OldPath: d + "/.t2", Path: dst, Object: second, Dir: dirOf(dst), OldDir: dirOf(dst)}, 300)
+		}},
+		{"a workflow marking processed clips in its folder", func(s *sim, i int, p string) {
+			o := h("ino:" + p)
+			s.evFull(&Event{Op: OpRename, OldPath: p, Path: p + ".done", Object: o, Dir: dirOf(p), OldDir: dirOf(p)}, 300)
 		}},
 		{"allow-listed sync rewriting random blobs", func(s *sim, i int, p string) {
 			s.allow[300] = true

@@ -117,7 +117,7 @@ type Weights struct {
 
 // DefaultWeights: two damaged files within 17 seconds (three within a
 // minute), or one and a ransom note, stop a tree; seven renames of settled
-// files to a new extension do too; a copier earns nothing.
+// files to one new extension across folders do too; a copier earns nothing.
 func DefaultWeights() Weights {
 	return Weights{
 		Threshold:        100,
