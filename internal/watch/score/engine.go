@@ -51,11 +51,11 @@ type node struct {
 	// extDirs: the directories where the process renamed settled files
 	// to each new extension
 	extDirs map[string]map[string]bool
-	outputs  []fanotify.Handle
-	notes    map[fanotify.Handle]Indicator // notes waiting for other evidence
-	damage   bool
-	noted    bool // a ransom note has been credited
-	frozen   bool
+	outputs []fanotify.Handle
+	notes   map[fanotify.Handle]Indicator // notes waiting for other evidence
+	damage  bool
+	noted   bool // a ransom note has been credited
+	frozen  bool
 	// pending is deletion evidence held until the process's next event:
 	// a deletion followed by a file of the same name is a replacement
 	// (tar and unzip extracting over a tree), not a loss
