@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kintsugi-ir/kintsugi/internal/demo"
+	"github.com/kintsugi-ir/kintsugi/internal/migrate/manifest"
 	"github.com/kintsugi-ir/kintsugi/internal/ui"
 )
 
@@ -107,10 +108,43 @@ func runDemo(ctx context.Context, g *globals, dir string, keep bool) error {
 		return err
 	}
 	fmt.Fprintln(out)
+	if err := demoMigrate(ctx, &dg, dir, l.Root, step); err != nil {
+		return err
+	}
 	if keep {
 		fmt.Fprintf(out, "The sample and its case store stay in %s.\n", dir)
 	} else {
 		fmt.Fprintln(out, "Done. Run 'kintsugi demo --keep' to keep the sample folder and explore it.")
 	}
+	return nil
+}
+
+// demoMigrate is the demo's last act: a signing key, a screened migration
+// of the sample server and the auditor's check of the manifest.
+func demoMigrate(ctx context.Context, dg *globals, dir, root string, step func(int, string, string)) error {
+	out := dg.stdout
+	key := filepath.Join(dir, "migrate.key")
+	clean := filepath.Join(dir, "clean", "fs01")
+	man := filepath.Join(dir, "manifest-fs01.jsonl")
+	step(6, "a signing key for the migration manifest (once per case; the .pub goes to the auditor)",
+		"kintsugi key generate -o "+key)
+	if _, err := manifest.GenerateKey(key, "kintsugi demo"); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(out, "private key %s, public key %s.pub\n\n", key, key)
+	step(7, "migrate: one read per file screens and copies it; only clean files are promoted and read back; a signed manifest lists everything",
+		"kintsugi migrate --sign-key "+key+" --host fs01 --manifest "+man+" "+root+" "+clean)
+	mo := &migrateOptions{host: "fs01", manifest: man, signKey: key, retries: 2, format: "table",
+		scan: scanOptions{workers: 2, yaraTimeout: 60e9, maxDepth: 5, maxRatio: 250}}
+	if err := runMigrate(ctx, dg, mo, root, clean); err != nil && !errors.Is(err, errFound) {
+		return err
+	}
+	fmt.Fprintln(out)
+	step(8, "the auditor checks the signature and the hash chain, and reads every migrated file back",
+		"kintsugi manifest verify --key "+key+".pub "+man+" "+clean)
+	if err := runManifestVerify(ctx, dg, &manifestVerifyOptions{key: key + ".pub", format: "table", workers: 2}, man, clean); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
 	return nil
 }

@@ -77,6 +77,9 @@ the working directory, or --case / KINTSUGI_CASE).`,
 		newHostsCommand(g),
 		newRulesCommand(g),
 		newDemoCommand(g),
+		newMigrateCommand(g),
+		newManifestCommand(g),
+		newKeyCommand(g),
 		newWatchCommand(g),
 	)
 	return root

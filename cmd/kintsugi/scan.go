@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kintsugi-ir/kintsugi/internal/casestore"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
@@ -92,6 +93,18 @@ results are stored as triage and never let a file migrate.
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.host, "host", "", "host `NAME` the files belong to (default: the base name of the first PATH)")
+	f.StringVar(&o.format, "format", "table", "output: table (summary), jsonl or csv (one record per non-clean file)")
+	f.BoolVar(&o.all, "all", false, "with --format jsonl/csv, one record for every file, clean ones too")
+	f.BoolVar(&o.full, "full", false, "examine every file again, ignoring earlier verdicts")
+	f.BoolVar(&o.quick, "quick", false, "damage triage only: sample blocks, no screening verdict")
+	addScreeningFlags(f, o)
+	return cmd
+}
+
+// addScreeningFlags registers the flags that decide how files are screened
+// (detectors, rules, limits, walk): scan and migrate share them, so that a
+// file migrates only after the same screening scan would give it.
+func addScreeningFlags(f *pflag.FlagSet, o *scanOptions) {
 	f.IntVar(&o.workers, "workers", runtime.NumCPU(), "files examined at once")
 	f.StringArrayVar(&o.rules, "rules", nil, "add YARA rules from `PATH` (a .yar/.yara file or a folder; repeatable)")
 	f.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "do not load kintsugi's built-in YARA rules")
@@ -100,20 +113,48 @@ results are stored as triage and never let a file migrate.
 	f.StringArrayVar(&o.iocs, "ioc", nil, "hash IOC `FILE`: plain hash list or MalwareBazaar CSV export (repeatable)")
 	f.StringArrayVar(&o.iocNames, "ioc-filenames", nil, "file-name IOC `FILE`: one regular expression per line, optional ;score (repeatable)")
 	f.StringVar(&o.namesFile, "names", "", "replace the built-in ransomware extension and note-name list with `FILE` (ransomware.json layout)")
-	f.StringVar(&o.format, "format", "table", "output: table (summary), jsonl or csv (one record per non-clean file)")
-	f.BoolVar(&o.all, "all", false, "with --format jsonl/csv, one record for every file, clean ones too")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "skip entries whose name or relative path matches `GLOB` (repeatable)")
 	f.StringVar(&o.maxSize, "max-size", "", "do not read files larger than `SIZE` (e.g. 50G); they are reported unscannable, never clean")
 	f.BoolVar(&o.oneFS, "one-file-system", false, "do not cross into other file systems")
 	f.BoolVar(&o.followLinks, "follow-links", false, "follow symbolic links, also out of the tree (loops are detected)")
-	f.BoolVar(&o.full, "full", false, "examine every file again, ignoring earlier verdicts")
-	f.BoolVar(&o.quick, "quick", false, "damage triage only: sample blocks, no screening verdict")
 	f.DurationVar(&o.timeout, "timeout", 0, "time limit for one file (0: none); a file that hits it is unscannable")
 	f.DurationVar(&o.yaraTimeout, "yara-timeout", time.Minute, "YARA time limit per file, plus 1s per 20 MB")
 	f.IntVar(&o.maxDepth, "archive-depth", scan.DefaultLimits().MaxDepth, "deepest archive nesting opened")
 	f.Float64Var(&o.maxRatio, "archive-ratio", scan.DefaultLimits().MaxRatio, "largest expansion ratio allowed for archive members (bomb guard)")
 	f.StringVar(&o.tmpDir, "tmp", "", "folder for archive members too big for memory (default $TMPDIR; never inside a scanned tree)")
-	return cmd
+}
+
+// screeningLimits turns the limit flags into engine limits.
+func screeningLimits(o *scanOptions) (scan.Limits, error) {
+	limits := scan.DefaultLimits()
+	if o.maxSize != "" {
+		var err error
+		if limits.MaxSize, err = ui.ParseSize(o.maxSize); err != nil {
+			return limits, usageError{fmt.Errorf("--max-size: %w", err)}
+		}
+	}
+	limits.Timeout, limits.MaxDepth, limits.MaxRatio = o.timeout, o.maxDepth, o.maxRatio
+	if o.workers < 1 {
+		return limits, usageError{errors.New("--workers must be at least 1")}
+	}
+	return limits, nil
+}
+
+// screeningHashes returns the digests the detectors need besides SHA-256.
+func screeningHashes(dets []scan.Detector) scan.Hashes {
+	hashes := scan.Hashes{}
+	for _, d := range dets {
+		if n, ok := d.(interface{ Needs() scan.Hashes }); ok {
+			hashes.MD5 = hashes.MD5 || n.Needs().MD5
+			hashes.SHA1 = hashes.SHA1 || n.Needs().SHA1
+		}
+	}
+	return hashes
+}
+
+// walkOptions returns the walk the flags ask for.
+func walkOptions(o *scanOptions) source.WalkOptions {
+	return source.WalkOptions{Exclude: o.exclude, OneFileSystem: o.oneFS, FollowLinks: o.followLinks}
 }
 
 // scanStats sums up one scan run; it is stored with the run.
@@ -168,15 +209,9 @@ func runScan(ctx context.Context, g *globals, o *scanOptions, paths []string) er
 	if err != nil {
 		return usageError{err}
 	}
-	limits := scan.DefaultLimits()
-	if o.maxSize != "" {
-		if limits.MaxSize, err = ui.ParseSize(o.maxSize); err != nil {
-			return usageError{fmt.Errorf("--max-size: %w", err)}
-		}
-	}
-	limits.Timeout, limits.MaxDepth, limits.MaxRatio = o.timeout, o.maxDepth, o.maxRatio
-	if o.workers < 1 {
-		return usageError{errors.New("--workers must be at least 1")}
+	limits, err := screeningLimits(o)
+	if err != nil {
+		return err
 	}
 	var roots []string
 	for _, p := range paths {
@@ -240,16 +275,9 @@ func runScan(ctx context.Context, g *globals, o *scanOptions, paths []string) er
 			return scan.Prior{Verdict: id.Verdict, Reason: id.Reason, SHA256: id.SHA256}, true
 		}
 	}
-	hashes := scan.Hashes{}
-	for _, d := range dets {
-		if n, ok := d.(interface{ Needs() scan.Hashes }); ok {
-			hashes.MD5 = hashes.MD5 || n.Needs().MD5
-			hashes.SHA1 = hashes.SHA1 || n.Needs().SHA1
-		}
-	}
 	eng := scan.New(scan.Config{
-		Detectors: dets, Hashes: hashes, Limits: limits, Workers: o.workers, Quick: o.quick, Known: known, Log: g.log, TempDir: o.tmpDir,
-		Walk: source.WalkOptions{Exclude: o.exclude, OneFileSystem: o.oneFS, FollowLinks: o.followLinks},
+		Detectors: dets, Hashes: screeningHashes(dets), Limits: limits, Workers: o.workers, Quick: o.quick, Known: known, Log: g.log, TempDir: o.tmpDir,
+		Walk: walkOptions(o),
 	})
 
 	if o.quick && !g.quiet && format != ui.FormatTable {
@@ -276,7 +304,7 @@ func runScan(ctx context.Context, g *globals, o *scanOptions, paths []string) er
 					}
 					counted.Store(true)
 				}()
-				source.Walk(ctx, roots, source.WalkOptions{Exclude: o.exclude, OneFileSystem: o.oneFS, FollowLinks: o.followLinks}, ch)
+				source.Walk(ctx, roots, walkOptions(o), ch)
 				close(ch)
 			}()
 		}
@@ -395,7 +423,7 @@ func buildDetectors(g *globals, o *scanOptions) ([]scan.Detector, func(), string
 		if o.noBuiltin && len(o.rules) == 0 {
 			return nil, nil, "", 0, usageError{errors.New("--no-builtin-rules needs --rules (or --no-yara)")}
 		}
-		r, err := yara.Compile(yara.Options{BuiltIn: !o.noBuiltin, Paths: o.rules, SkipBroken: o.skipBadRules})
+		r, err := yara.Compile(yara.Options{BuiltIn: !o.noBuiltin, Paths: o.rules, SkipBroken: o.skipBadRules, CacheDir: ruleCacheDir(g)})
 		if err != nil {
 			var ce *yara.CompileError
 			if errors.As(err, &ce) {

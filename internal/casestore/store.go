@@ -75,6 +75,21 @@ type Store interface {
 	// when hostID is 0), oldest first.
 	HuntLogons(ctx context.Context, hostID int64) ([]HuntLogon, error)
 
+	// MigrateJob returns the migration job for (source, dest, ruleset),
+	// creating it when new: rerunning the same migration resumes its job.
+	MigrateJob(ctx context.Context, source []byte, dest, ruleset string) (MigrateJob, error)
+	// PutMigrateEntries stores journal entries, replacing earlier entries
+	// for the same job and path; one call is one transaction.
+	PutMigrateEntries(ctx context.Context, es []MigrateEntry) error
+	// MigrateEntry returns the journal entry of one source path of a job.
+	MigrateEntry(ctx context.Context, jobID int64, path []byte) (MigrateEntry, error)
+	// MigrateEntryByKey returns an entry of a job with this destination
+	// key (ErrNotFound when none), to catch two names mapped to one key.
+	MigrateEntryByKey(ctx context.Context, jobID int64, key string) (MigrateEntry, error)
+	// MigrateEntries calls fn for each entry of a job in path order; with
+	// states given, only for entries in one of them.
+	MigrateEntries(ctx context.Context, jobID int64, states []string, fn func(MigrateEntry) error) error
+
 	// PutWatchAlert stores one watch agent alert; an alert already
 	// stored (same ID) is left as it is.
 	PutWatchAlert(ctx context.Context, a WatchAlert) error
@@ -161,4 +176,57 @@ type TriageRecord struct {
 	RunID     int64
 	ScannedAt time.Time
 	Findings  []incident.Finding
+}
+
+// MigrateJob is one migration: a source tree, a destination and the rule
+// set that screens it. Its id keys the journal.
+type MigrateJob struct {
+	ID      int64
+	Source  []byte
+	Dest    string
+	RuleSet string
+	Created time.Time
+}
+
+// Journal states of a migrated file. A file is "copying" from the moment
+// its temporary name is chosen until it is promoted under its final name;
+// "verified" once the stored copy was read back and matched.
+const (
+	MigrateCopying  = "copying"
+	MigratePromoted = "promoted"
+	MigrateVerified = "verified"
+	MigrateRefused  = "refused"
+	MigrateFailed   = "failed"
+	MigrateSkipped  = "skipped"
+)
+
+// MigrateEntry is the journal entry of one source file of a job.
+type MigrateEntry struct {
+	JobID int64
+	// Path is the path relative to the job's source, raw bytes.
+	Path  []byte
+	State string
+	// Temp is the temporary name (or upload) in use while copying.
+	Temp string
+	// DestKey is where the file goes, relative to the destination.
+	DestKey    string
+	Size       int64
+	ModTime    time.Time
+	ChangeTime time.Time
+	Dev, Ino   uint64
+	Mode       uint32
+	SHA256     string
+	Verdict    incident.Verdict
+	Reason     string
+	Findings   []incident.Finding
+	ScannedAt  time.Time
+	// FromScan is set when the verdict came from an earlier scan of the
+	// unchanged file and the file was refused without being read.
+	FromScan   bool
+	Verify     string
+	VerifiedAt time.Time
+	// Notes are remarks for the manifest (name mappings, retries ...).
+	Notes    []string
+	Attempts int
+	Updated  time.Time
 }

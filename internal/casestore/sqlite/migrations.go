@@ -122,7 +122,45 @@ var migrations = []string{
 	);
 	CREATE INDEX hunt_logons_host ON hunt_logons(host_id, first);
 	CREATE INDEX hunt_logons_account ON hunt_logons(account);`,
-	// 3: watch agent alerts.
+	// 3: the migrate journal: one job per (source, destination, rule set),
+	// one row per source file with its state, so that a killed migration
+	// resumes without copying anything twice or leaving partial objects.
+	`CREATE TABLE migrate_jobs (
+		id      INTEGER PRIMARY KEY,
+		source  BLOB NOT NULL,
+		dest    TEXT NOT NULL,
+		ruleset TEXT NOT NULL,
+		created INTEGER NOT NULL,
+		UNIQUE (source, dest, ruleset)
+	);
+	CREATE TABLE migrate_files (
+		job_id      INTEGER NOT NULL REFERENCES migrate_jobs(id),
+		path        BLOB NOT NULL,
+		state       TEXT NOT NULL,
+		temp        TEXT NOT NULL,
+		dest_key    TEXT NOT NULL,
+		size        INTEGER NOT NULL,
+		mtime       INTEGER NOT NULL,
+		ctime       INTEGER NOT NULL,
+		dev         INTEGER NOT NULL,
+		ino         INTEGER NOT NULL,
+		mode        INTEGER NOT NULL,
+		sha256      TEXT NOT NULL,
+		verdict     TEXT NOT NULL,
+		reason      TEXT NOT NULL,
+		findings    TEXT,
+		scanned_at  INTEGER NOT NULL,
+		from_scan   INTEGER NOT NULL,
+		verify      TEXT NOT NULL,
+		verified_at INTEGER NOT NULL,
+		notes       TEXT,
+		attempts    INTEGER NOT NULL,
+		updated     INTEGER NOT NULL,
+		PRIMARY KEY (job_id, path)
+	);
+	CREATE INDEX migrate_files_key ON migrate_files(job_id, dest_key);
+	CREATE INDEX migrate_files_state ON migrate_files(job_id, state);`,
+	// 4: watch agent alerts.
 	`CREATE TABLE watch_alerts (
 		id       TEXT PRIMARY KEY,
 		host_id  INTEGER NOT NULL REFERENCES hosts(id),

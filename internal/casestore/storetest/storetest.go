@@ -38,6 +38,8 @@ func Run(t *testing.T, open Opener) {
 		{"NotFound", testNotFound},
 		{"HuntReplace", testHuntReplace},
 		{"HuntQueries", testHuntQueries},
+		{"MigrateJournal", testMigrateJournal},
+		{"MigrateEntriesPaging", testMigrateEntriesPaging},
 		{"WatchAlerts", testWatchAlerts},
 	}
 	for _, tc := range tests {
@@ -300,5 +302,102 @@ func testNotFound(t *testing.T, s casestore.Store) {
 	}
 	if _, err := s.HostSummary(ctx, 1, "impact"); !errors.Is(err, casestore.ErrNotFound) {
 		t.Fatalf("HostSummary(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+func testMigrateJournal(t *testing.T, s casestore.Store) {
+	ctx := context.Background()
+	src := []byte("/mnt/fs01/\x8c\x5f")
+	j, err := s.MigrateJob(ctx, src, "s3://bucket/fs01", "rs1")
+	must(t, err)
+	again, err := s.MigrateJob(ctx, src, "s3://bucket/fs01", "rs1")
+	must(t, err)
+	other, err := s.MigrateJob(ctx, src, "s3://bucket/fs01", "rs2")
+	must(t, err)
+	if j.ID == 0 || again.ID != j.ID || other.ID == j.ID || !bytes.Equal(again.Source, src) || again.Created.IsZero() {
+		t.Fatalf("MigrateJob: %+v, again %+v, other rule set %+v", j, again, other)
+	}
+	t0 := time.Date(2025, 12, 3, 1, 2, 3, 456789000, time.UTC)
+	want := casestore.MigrateEntry{
+		JobID: j.ID, Path: []byte("dir/\x8c\x5f.txt"), State: casestore.MigrateCopying, Temp: ".kintsugi-tmp-1", DestKey: "dir/x.txt",
+		Size: 10, ModTime: t0, ChangeTime: t0.Add(time.Second), Dev: 7, Ino: 1 << 40, Mode: 0o100644, Attempts: 1, Updated: t0,
+		Notes: []string{"name mapped"},
+	}
+	must(t, s.PutMigrateEntries(ctx, []casestore.MigrateEntry{want}))
+	got, err := s.MigrateEntry(ctx, j.ID, want.Path)
+	must(t, err)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("MigrateEntry round trip:\n got %+v\nwant %+v", got, want)
+	}
+	want.State, want.Temp, want.SHA256, want.Verdict, want.Verify, want.VerifiedAt, want.ScannedAt = casestore.MigrateVerified, "", "ab", incident.Clean, "ok", t0, t0
+	refused := casestore.MigrateEntry{JobID: j.ID, Path: []byte("a/eicar.com"), State: casestore.MigrateRefused, DestKey: "a/eicar.com",
+		Verdict: incident.Malicious, Reason: "EICAR", FromScan: true, Updated: t0,
+		Findings: []incident.Finding{{Detector: "yara", Rule: "eicar", Verdict: incident.Malicious, Reason: "EICAR"}}}
+	must(t, s.PutMigrateEntries(ctx, []casestore.MigrateEntry{want, refused}))
+	if got, err = s.MigrateEntry(ctx, j.ID, want.Path); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after update: %+v, %v; want %+v", got, err, want)
+	}
+	byKey, err := s.MigrateEntryByKey(ctx, j.ID, "dir/x.txt")
+	must(t, err)
+	if !bytes.Equal(byKey.Path, want.Path) {
+		t.Fatalf("MigrateEntryByKey = %q", byKey.Path)
+	}
+	if _, err := s.MigrateEntryByKey(ctx, other.ID, "dir/x.txt"); !errors.Is(err, casestore.ErrNotFound) {
+		t.Fatalf("MigrateEntryByKey(other job) = %v, want ErrNotFound", err)
+	}
+	var paths []string
+	must(t, s.MigrateEntries(ctx, j.ID, nil, func(e casestore.MigrateEntry) error {
+		paths = append(paths, string(e.Path))
+		if e.State == casestore.MigrateRefused && (len(e.Findings) != 1 || !e.FromScan) {
+			return fmt.Errorf("refused entry lost its findings: %+v", e)
+		}
+		return nil
+	}))
+	if fmt.Sprint(paths) != fmt.Sprint([]string{"a/eicar.com", "dir/\x8c\x5f.txt"}) {
+		t.Fatalf("MigrateEntries = %q", paths)
+	}
+	paths = nil
+	must(t, s.MigrateEntries(ctx, j.ID, []string{casestore.MigrateRefused, casestore.MigrateCopying}, func(e casestore.MigrateEntry) error {
+		paths = append(paths, string(e.Path))
+		return nil
+	}))
+	if fmt.Sprint(paths) != "[a/eicar.com]" {
+		t.Fatalf("MigrateEntries(refused, copying) = %q", paths)
+	}
+	if _, err := s.MigrateEntry(ctx, other.ID, want.Path); !errors.Is(err, casestore.ErrNotFound) {
+		t.Fatalf("entry leaked into another job: %v", err)
+	}
+	bad := want
+	bad.State = "teleported"
+	if err := s.PutMigrateEntries(ctx, []casestore.MigrateEntry{bad}); err == nil {
+		t.Fatal("PutMigrateEntries accepted an unknown state")
+	}
+}
+
+func testMigrateEntriesPaging(t *testing.T, s casestore.Store) {
+	ctx := context.Background()
+	j, err := s.MigrateJob(ctx, []byte("/src"), "/dst", "rs")
+	must(t, err)
+	const n = 4500
+	es := make([]casestore.MigrateEntry, n)
+	for i := range es {
+		es[i] = casestore.MigrateEntry{JobID: j.ID, Path: []byte(fmt.Sprintf("d/%05d", i)), State: casestore.MigrateVerified, DestKey: fmt.Sprintf("d/%05d", i)}
+	}
+	must(t, s.PutMigrateEntries(ctx, es))
+	i := 0
+	must(t, s.MigrateEntries(ctx, j.ID, nil, func(e casestore.MigrateEntry) error {
+		if string(e.Path) != fmt.Sprintf("d/%05d", i) {
+			return fmt.Errorf("entry %d: %q out of order", i, e.Path)
+		}
+		i++
+		// Writing while iterating must work (resume updates entries).
+		if i%1000 == 0 {
+			e.State = casestore.MigrateFailed
+			return s.PutMigrateEntries(ctx, []casestore.MigrateEntry{e})
+		}
+		return nil
+	}))
+	if i != n {
+		t.Fatalf("MigrateEntries visited %d of %d", i, n)
 	}
 }

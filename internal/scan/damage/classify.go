@@ -185,7 +185,7 @@ func (a *analysis) judgeUnknown(head []byte) Result {
 	// a random head: 64 bytes as varied as ciphertext; when the name says
 	// which structure should be there and no signature is, 16 are enough
 	// (fine stripes and one-block heads leave no more at offset 0)
-	hr64 := randomish(head) || a.hint.format != "" && len(head) >= 16 && smallRandom(head[:16])
+	hr64 := (randomish(head) || a.hint.format != "" && len(head) >= 16 && smallRandom(head[:16])) && !plainText(head[:minInt(len(head), 64)])
 	var rep *report
 	from := ""
 	if f, ok := formatByName(a.hint.format); ok && f.headless != nil {

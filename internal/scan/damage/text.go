@@ -50,6 +50,32 @@ func ctrl(c byte) bool {
 	return c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && c != 0x1b || c == 0x7f
 }
 
+// plainText reports whether b is clean UTF-8 text without control
+// characters (a cut character at the end allowed). Short files are judged
+// by it before any randomness test: a handful of distinct bytes says
+// nothing, but 16 random bytes are all printable text once in 10^7.
+func plainText(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < 0x80 {
+			if ctrl(c) {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return len(b)-i < 4 && utf8.RuneStart(c) && !utf8.FullRune(b[i:])
+		}
+		i += size
+	}
+	return true
+}
+
 // detectEnc guesses the encoding of a window of text; encNone when the
 // window is not text. The last few bytes may be a cut character.
 func detectEnc(b []byte) textEnc {

@@ -60,6 +60,12 @@ func Compile(opts Options) (*Rules, error) {
 	if len(srcs) == 0 {
 		return nil, errors.New("no YARA rules to compile")
 	}
+	// A cache hit skips compiling: a rescan of an unchanged tree with
+	// signature-base would otherwise spend most of its time here.
+	if r := loadCached(opts.CacheDir, srcs); r != nil {
+		return r, nil
+	}
+	all := srcs
 	r := &Rules{}
 	for {
 		rules, bad, err := compileAll(srcs)
@@ -76,7 +82,7 @@ func Compile(opts Options) (*Rules, error) {
 		// Leave the broken file out and start again: a YARA compiler
 		// cannot be used after an error.
 		r.Skipped = append(r.Skipped, *bad)
-		keep := srcs[:0]
+		keep := srcs[:0:0]
 		for _, s := range srcs {
 			if s.name != bad.File {
 				keep = append(keep, s)
@@ -87,16 +93,25 @@ func Compile(opts Options) (*Rules, error) {
 			return nil, errors.New("no YARA rule file compiled")
 		}
 	}
+	r.Files, r.Digest = describe(srcs)
+	r.Count = len(r.rules.GetRules())
+	if len(r.Skipped) == 0 {
+		storeCached(opts.CacheDir, all, r)
+	}
+	return r, nil
+}
+
+// describe lists the external files of srcs and digests all of them.
+func describe(srcs []source) ([]string, string) {
+	var files []string
 	h := sha256.New()
 	for _, s := range srcs {
 		if !s.builtin {
-			r.Files = append(r.Files, s.name)
+			files = append(files, s.name)
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00%s", s.ns, len(s.text), s.text)
 	}
-	r.Digest = hex.EncodeToString(h.Sum(nil))[:16]
-	r.Count = len(r.rules.GetRules())
-	return r, nil
+	return files, hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 type source struct {

@@ -11,6 +11,9 @@ type Options struct {
 	// SkipBroken leaves out external files that do not compile (they are
 	// listed in Rules.Skipped) instead of failing.
 	SkipBroken bool
+	// CacheDir keeps compiled rule sets between runs ("" for none). It
+	// must be private to the user (mode 0700 or stricter).
+	CacheDir string
 	// Timeout is the base time limit for one file; larger files get one
 	// more second per 20 MB. A file that hits it is unscannable.
 	Timeout time.Duration

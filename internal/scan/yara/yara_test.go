@@ -227,3 +227,39 @@ func TestSharedRuleSets(t *testing.T) {
 		})
 	}
 }
+
+func TestCompiledRulesCache(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache")
+	a, err := Compile(Options{BuiltIn: true, CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(cache)
+	if len(entries) != 1 {
+		t.Fatalf("cache holds %d entries after a compile, want 1", len(entries))
+	}
+	b, err := Compile(Options{BuiltIn: true, CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Digest != b.Digest || a.Count != b.Count {
+		t.Fatalf("cached rules differ: %s/%d vs %s/%d", a.Digest, a.Count, b.Digest, b.Count)
+	}
+	d := NewDetector(b, Options{})
+	defer d.Close()
+	if got := rules(run(t, d, "eicar.com", []byte(eicar), 0)); got != "kintsugi_eicar_test_file" {
+		t.Fatalf("rules from the cache: %q", got)
+	}
+	// A cache folder others can write to is never trusted.
+	os.Chmod(cache, 0o777)
+	if loadCached(cache, []source{{ns: "kintsugi"}}) != nil {
+		t.Fatal("loaded from a world-writable cache")
+	}
+	// A corrupt cache entry is dropped and the rules compiled again.
+	os.Chmod(cache, 0o700)
+	os.WriteFile(filepath.Join(cache, entries[0].Name()), []byte("garbage"), 0o600)
+	c, err := Compile(Options{BuiltIn: true, CacheDir: cache})
+	if err != nil || c.Count != a.Count {
+		t.Fatalf("after a corrupt cache entry: %v %+v", err, c)
+	}
+}
