@@ -89,6 +89,7 @@ the working directory, or --case / KINTSUGI_CASE).`,
 		newMigrateCommand(g),
 		newManifestCommand(g),
 		newKeyCommand(g),
+		newWatchCommand(g),
 	)
 	return root
 }

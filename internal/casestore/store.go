@@ -90,6 +90,13 @@ type Store interface {
 	// states given, only for entries in one of them.
 	MigrateEntries(ctx context.Context, jobID int64, states []string, fn func(MigrateEntry) error) error
 
+	// PutWatchAlert stores one watch agent alert; an alert already
+	// stored (same ID) is left as it is.
+	PutWatchAlert(ctx context.Context, a WatchAlert) error
+	// WatchAlerts calls fn for the stored alerts of a host (all hosts when
+	// hostID is 0), oldest first.
+	WatchAlerts(ctx context.Context, hostID int64, fn func(WatchAlert) error) error
+
 	// SchemaVersion returns the version of the applied schema.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error

@@ -160,4 +160,17 @@ var migrations = []string{
 	);
 	CREATE INDEX migrate_files_key ON migrate_files(job_id, dest_key);
 	CREATE INDEX migrate_files_state ON migrate_files(job_id, state);`,
+	// 4: watch agent alerts.
+	`CREATE TABLE watch_alerts (
+		id       TEXT PRIMARY KEY,
+		host_id  INTEGER NOT NULL REFERENCES hosts(id),
+		time     INTEGER NOT NULL,
+		kind     TEXT NOT NULL,
+		rule     TEXT NOT NULL,
+		severity TEXT NOT NULL,
+		title    TEXT NOT NULL,
+		summary  TEXT NOT NULL,
+		data     TEXT NOT NULL
+	);
+	CREATE INDEX watch_alerts_host ON watch_alerts(host_id, time);`,
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"HuntQueries", testHuntQueries},
 		{"MigrateJournal", testMigrateJournal},
 		{"MigrateEntriesPaging", testMigrateEntriesPaging},
+		{"WatchAlerts", testWatchAlerts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

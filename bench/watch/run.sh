@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Measures kintsugi watch with its ransomware simulator, and a naive
+# detector ("many high-entropy writes by one process", the rule that killed
+# rclone and cp at the company) beside it on the same runs:
+#   - files lost before the stop and detection latency (first damaged file to
+#     the stop), over RUNS runs per simulator mode with FILES files each;
+#   - the agent's CPU while idle;
+#   - the agent's overhead on cp -r of the bench corpus into the watched tree,
+#     and whether either detector stops the copy.
+# Needs root (fanotify, tmpfs). Extra arguments go to watchbench (-modes,
+# -runs, -files, -naive-runs, -cp-runs, -idle).
+# Usage: bench/watch/run.sh [watchbench flags]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export GONOSUMDB=www.velocidex.com GOFLAGS=-mod=mod
+if [ "$(id -u)" != 0 ]; then
+	echo "kintsugi: bench/watch needs root (fanotify, tmpfs)" >&2
+	exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/kintsugi" ./cmd/kintsugi
+go build -o "$tmp/ransomsim" ./bench/watch/ransomsim
+go build -o "$tmp/watchbench" ./bench/watch/watchbench
+corpus=${CORPUS:-/work/corpora/bench}
+if [ ! -d "$corpus" ]; then
+	if [ ! -x ../shared/corpus/make-corpus ]; then
+		echo "kintsugi: no bench corpus: set CORPUS or provide ../shared/corpus/make-corpus" >&2
+		exit 1
+	fi
+	corpus=$tmp/corpus
+	../shared/corpus/make-corpus --profile bench --out "$corpus" >&2
+fi
+out=${OUT:-/tmp/kintsugi-watch-bench.json}
+"$tmp/watchbench" -kintsugi "$tmp/kintsugi" -sim "$tmp/ransomsim" -corpus "$corpus" -json "$out" "$@"
+echo "results: $out" >&2

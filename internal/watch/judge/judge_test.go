@@ -1,0 +1,160 @@
+package judge
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func zipped(t *testing.T, content []byte) []byte {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	f, _ := w.Create("word/document.xml")
+	f.Write(content)
+	w.Close()
+	return buf.Bytes()
+}
+
+func gzipped(content []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(content)
+	w.Close()
+	return buf.Bytes()
+}
+
+func TestJudges(t *testing.T) {
+	for _, j := range []struct {
+		name string
+		j    Judge
+	}{{"entropy", Entropy{}}, {"damage", Damage{}}} {
+		t.Run(j.name, func(t *testing.T) { testJudge(t, j.j) })
+	}
+}
+
+func testJudge(t *testing.T, j Judge) {
+	text := []byte(strings.Repeat("quarterly figures for the post-production budget, 2024\n", 2000))
+	striped := append([]byte{}, text...)
+	for off := 0; off+1024 <= len(striped); off += 16 << 10 {
+		copy(striped[off:], random(1024))
+	}
+	headOnly := append(random(4096), text[4096:]...)
+	tests := []struct {
+		name    string
+		file    string
+		content []byte
+		want    Kind
+	}{
+		{"text", "notes.txt", text, Plain},
+		{"docx", "report.docx", zipped(t, text), Container},
+		{"gzip of random", "blob.gz", gzipped(random(100000)), Container},
+		{"random under docx name", "report.docx", random(200000), Damaged},
+		{"random under appended extension", "report.docx.locked", random(200000), Damaged},
+		{"random unknown name", "vault.bin", random(200000), Random},
+		{"random small unknown", "key", random(300), Random},
+		{"head encrypted text", "notes.txt", headOnly, Damaged},
+		{"striped text", "notes.txt", striped, Damaged},
+		{"empty", "x.txt", nil, Unknown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := j.Judge(context.Background(), bytes.NewReader(tc.content), int64(len(tc.content)), tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Kind != tc.want && !(tc.want == Plain && v.Kind == Intact) {
+				t.Fatalf("%s: %v (%s), want %v", tc.file, v.Kind, v.Reason, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpectedFormat(t *testing.T) {
+	tests := map[string]string{
+		"a.docx": "zip", "a.DOCX.lockbit": "zip", "shot_001.mov.CONTI": "isobmff", "x.tar.gz": "gzip",
+		"README": "", "a.weird": "", "a.b.c.d.txt": "text",
+	}
+	for name, want := range tests {
+		if got := ExpectedFormat(name); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	for ext, want := range map[string]bool{".docx": true, "lockbit": false, ".1": true, ".20240301": true, ".bak": true, ".CONTI": false} {
+		if got := KnownExtension(ext); got != want {
+			t.Errorf("KnownExtension(%s) = %v", ext, got)
+		}
+	}
+}
+
+// TestProtected7z: 7z archives made with a password (with and without
+// encrypted headers) are recognised as protected; plain ones are not.
+func TestProtected7z(t *testing.T) {
+	if _, err := exec.LookPath("7z"); err != nil {
+		t.Skip("7z not installed (p7zip-full); CI has it")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.txt")
+	if err := os.WriteFile(src, bytes.Repeat([]byte("frame data "), 5000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{"plain", nil, false},
+		{"password", []string{"-psecret"}, true},
+		{"password and encrypted headers", []string{"-psecret", "-mhe=on"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".7z")
+			args := append([]string{"a", "-bd", out, src}, tc.args...)
+			if b, err := exec.Command("7z", args...).CombinedOutput(); err != nil {
+				t.Fatalf("7z: %v\n%s", err, b)
+			}
+			b, _ := os.ReadFile(out)
+			for _, j := range []Judge{Entropy{}, Damage{}} {
+				v, _ := j.Judge(context.Background(), bytes.NewReader(b), int64(len(b)), out)
+				if v.Kind != Container || v.Protected != tc.want {
+					t.Fatalf("%T: %+v, want container protected=%v", j, v, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestNotes(t *testing.T) {
+	n, err := NewNotes()
+	if err != nil {
+		t.Fatalf("YARA: %v", err)
+	}
+	defer n.Close()
+	note := []byte(`All your files have been encrypted!
+To get the decryption key, contact us: open our chat in Tor Browser at
+abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion
+Your personal ID: 8F3A-11
+Do not rename the files. Within 72 hours your data will be published on our leak site.`)
+	rule, err := n.Match(context.Background(), note, "README_RESTORE.txt")
+	if err != nil || rule == "" {
+		t.Fatalf("note not recognised: %q %v", rule, err)
+	}
+	if rule, _ := n.Match(context.Background(), []byte("meeting notes: back up the encrypted drive before Friday"), "notes.txt"); rule != "" {
+		t.Errorf("ordinary text matched %s", rule)
+	}
+	if !n.Candidate("HOW_TO_DECRYPT.txt", 600) || n.Candidate("movie.mp4", 600) || n.Candidate("big.txt", NoteMax+1) {
+		t.Error("note candidates wrong")
+	}
+}

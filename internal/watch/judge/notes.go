@@ -1,0 +1,89 @@
+package judge
+
+import (
+	"bytes"
+	"context"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/kintsugi-ir/kintsugi/internal/scan"
+	"github.com/kintsugi-ir/kintsugi/internal/scan/names"
+	"github.com/kintsugi-ir/kintsugi/internal/scan/yara"
+)
+
+// NoteMax is the largest file examined as a possible ransom note.
+const NoteMax = 256 << 10
+
+// Notes recognises ransom notes: scan's YARA note rules on the content,
+// and scan's list of note names.
+type Notes struct {
+	det   *yara.Detector
+	names *names.List
+}
+
+// NewNotes compiles the built-in YARA pack. Without YARA (a build without
+// cgo) it returns Notes that go by name only, with the reason.
+func NewNotes() (*Notes, error) {
+	n := &Notes{names: names.Builtin()}
+	rules, err := yara.Compile(yara.Options{BuiltIn: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return n, err
+	}
+	n.det = yara.NewDetector(rules, yara.Options{Timeout: 5 * time.Second})
+	return n, nil
+}
+
+// Close releases the YARA scanners.
+func (n *Notes) Close() {
+	if n.det != nil {
+		n.det.Close()
+	}
+}
+
+// Candidate reports whether a new file of this name and size could be a
+// note and is worth reading: small, and text-like by name.
+func (n *Notes) Candidate(name string, size int64) bool {
+	if size <= 0 || size > NoteMax {
+		return false
+	}
+	if n.names.NoteName(name) {
+		return true
+	}
+	switch strings.ToLower(path.Ext(name)) {
+	case "", ".txt", ".html", ".htm", ".hta", ".rtf", ".md", ".url", ".inf", ".nfo":
+		return true
+	}
+	return false
+}
+
+// NoteName reports whether name is a known note name.
+func (n *Notes) NoteName(name string) bool { return n.names.NoteName(name) }
+
+// Match returns the note rule content matches, "" for none.
+func (n *Notes) Match(ctx context.Context, content []byte, name string) (string, error) {
+	if n.det == nil {
+		return "", nil
+	}
+	f := &scan.File{Path: name, Name: path.Base(name), Size: int64(len(content)), Content: bytes.NewReader(content), Whole: true}
+	ex, err := n.det.Begin(ctx, f)
+	if err != nil || ex == nil {
+		return "", err
+	}
+	if _, err := ex.Write(content); err != nil {
+		return "", err
+	}
+	fs, err := ex.Close(ctx)
+	for _, f := range fs {
+		if strings.Contains(f.Rule, "ransom_note") {
+			return f.Rule, nil
+		}
+	}
+	return "", err
+}
+
+// Extension returns the ransomware family known to use ext, if any.
+func (n *Notes) Extension(name string) (family string, ok bool) {
+	_, fam, ok := n.names.Extension(name)
+	return fam, ok
+}
