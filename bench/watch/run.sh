@@ -22,14 +22,14 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/kintsugi" ./cmd/kintsugi
 go build -o "$tmp/ransomsim" ./bench/watch/ransomsim
 go build -o "$tmp/watchbench" ./bench/watch/watchbench
-corpus=${CORPUS:-/work/corpora/bench}
-if [ ! -d "$corpus" ]; then
+corpus=${CORPUS:-${TMPDIR:-/tmp}/kintsugi-bench-corpus}
+if [ ! -f "$corpus/labels.jsonl" ]; then
 	if [ ! -x ../shared/corpus/make-corpus ]; then
 		echo "kintsugi: no bench corpus: set CORPUS or provide ../shared/corpus/make-corpus" >&2
 		exit 1
 	fi
-	corpus=$tmp/corpus
-	../shared/corpus/make-corpus --profile bench --out "$corpus" >&2
+	echo "building the bench corpus in $corpus (about 5 minutes)" >&2
+	../shared/corpus/make-corpus --profile bench --out "$corpus" --install-deps >&2
 fi
 out=${OUT:-/tmp/kintsugi-watch-bench.json}
 "$tmp/watchbench" -kintsugi "$tmp/kintsugi" -sim "$tmp/ransomsim" -corpus "$corpus" -json "$out" "$@"

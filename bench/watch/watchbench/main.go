@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -44,7 +45,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.kintsugi, "kintsugi", "./kintsugi", "kintsugi binary")
 	flag.StringVar(&o.sim, "sim", "./ransomsim", "ransomsim binary (bench/watch/ransomsim)")
-	flag.StringVar(&o.corpus, "corpus", "/work/corpora/bench", "corpus for the cp -r overhead and idle measurements")
+	flag.StringVar(&o.corpus, "corpus", "", "corpus for the cp -r overhead and idle measurements (make-corpus --profile bench)")
 	flag.StringVar(&o.modes, "modes", strings.Join(ransomsim.Modes, ","), "simulator modes")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.IntVar(&o.runs, "runs", 20, "runs per mode")
@@ -334,6 +335,9 @@ func (a *agent) stop() {
 // and with the agent (and with the naive detector, to see whether it
 // kills cp).
 func cpOverhead(o options, mnt, root string, rep *report) error {
+	if o.corpus == "" {
+		return errors.New("no corpus for the cp -r measurement: pass -corpus DIR (make-corpus --profile bench)")
+	}
 	if _, err := os.Stat(o.corpus); err != nil {
 		return fmt.Errorf("corpus %s: %w (build it with ../shared/corpus/make-corpus --profile bench)", o.corpus, err)
 	}

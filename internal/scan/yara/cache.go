@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	goyara "github.com/hillu/go-yara/v4"
 )
@@ -15,7 +17,12 @@ import (
 // the digest of their sources and the libyara version, so that later runs
 // with the same rules load them in milliseconds instead of compiling for a
 // second or more. The cache folder must belong to the user and be closed
-// to others: libyara trusts what it loads.
+// to others: libyara trusts what it loads. Entries unused for cacheMaxAge
+// are removed whenever a new one is stored, so rule updates do not pile up
+// compiled sets (a signature-base set and its variants take about 16 MB
+// each).
+
+const cacheMaxAge = 30 * 24 * time.Hour
 
 func cachePath(dir string, srcs []source) string {
 	_, digest := describe(srcs)
@@ -47,6 +54,8 @@ func loadCached(dir string, srcs []source) *Rules {
 		os.Remove(p)
 		return nil
 	}
+	now := time.Now()
+	os.Chtimes(p, now, now) // last use, for expiry
 	r := &Rules{rules: rules}
 	r.Files, r.Digest = describe(srcs)
 	r.Count = len(rules.GetRules())
@@ -69,5 +78,24 @@ func storeCached(dir string, srcs []source, r *Rules) {
 	os.Chmod(tmp, 0o600)
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
+	}
+	expireCache(dir, time.Now().Add(-cacheMaxAge))
+}
+
+// expireCache removes compiled sets (and stray temporaries) last used
+// before cutoff.
+func expireCache(dir string, cutoff time.Time) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, "rules-") || !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(dir, name))
+		}
 	}
 }

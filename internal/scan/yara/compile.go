@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	goyara "github.com/hillu/go-yara/v4"
 
@@ -27,7 +28,7 @@ type Rules struct {
 	// (see prune.go).
 	srcs     []source
 	cacheDir string
-	parse    sync.Once
+	parse    sync.Once // parsed is filled once, by the first variant built
 	parsed   [][]ruleSpan
 	mu       sync.Mutex
 	variants map[fileClass]*variant
@@ -113,20 +114,27 @@ func Compile(opts Options) (*Rules, error) {
 }
 
 // variant is the rule set for one class of files: the whole set less the
-// rules that cannot match that class, compiled on first use.
+// rules that cannot match that class, built once the class has earned it.
 type variant struct {
-	once  sync.Once
-	rules *goyara.Rules
+	seen    int64       // bytes of this class scanned with the whole set
+	started bool        // a caller is building it
+	ready   atomic.Bool // rules may be used
+	rules   *goyara.Rules
 }
 
-// forClass returns the rules to scan a file of class c with.
-func (r *Rules) forClass(c fileClass) *goyara.Rules {
-	r.parse.Do(func() {
-		r.parsed = make([][]ruleSpan, len(r.srcs))
-		for i, s := range r.srcs {
-			r.parsed[i] = parseRules(s.text)
-		}
-	})
+// variantMinBytes is how many bytes of a class are scanned with the whole
+// set before its variant is built. Loading a variant from the cache costs
+// about a quarter of a CPU-second with signature-base and saves a share of
+// the scanning time of every later byte, so it pays only for classes with
+// volume: a tree of small files keeps the whole set, a tree of video gets
+// its variant after the first few files. A variable for the tests.
+var variantMinBytes int64 = 256 << 20
+
+// forClass returns the rules to scan a file of class c and size bytes
+// with: the class's variant when it is ready, else the whole set. The
+// caller whose file makes the class cross variantMinBytes builds the
+// variant; the others go on with the whole set meanwhile (same matches).
+func (r *Rules) forClass(c fileClass, size int64) *goyara.Rules {
 	r.mu.Lock()
 	if r.variants == nil {
 		r.variants = map[fileClass]*variant{}
@@ -136,35 +144,56 @@ func (r *Rules) forClass(c fileClass) *goyara.Rules {
 		v = &variant{}
 		r.variants[c] = v
 	}
+	if v.ready.Load() {
+		r.mu.Unlock()
+		return v.rules
+	}
+	v.seen += size
+	build := !v.started && v.seen >= variantMinBytes
+	if build {
+		v.started = true
+	}
 	r.mu.Unlock()
-	v.once.Do(func() {
-		v.rules = r.rules
-		srcs := make([]source, len(r.srcs))
-		left := 0
-		for i, s := range r.srcs {
-			srcs[i] = s
-			if r.parsed[i] != nil {
-				var n int
-				srcs[i].text, n = pruned(s.text, r.parsed[i], c)
-				srcs[i].pruned = n > 0
-				left += n
-			}
-		}
-		if left == 0 {
-			return
-		}
-		if cached := loadCached(r.cacheDir, srcs); cached != nil {
-			v.rules = cached.rules
-			return
-		}
-		rules, bad, err := compileAll(srcs)
-		if err != nil || bad != nil {
-			return // keep the whole set: slower, same verdicts
-		}
-		v.rules = rules
-		storeCached(r.cacheDir, srcs, &Rules{rules: rules})
-	})
+	if !build {
+		return r.rules
+	}
+	v.rules = r.buildVariant(c)
+	v.ready.Store(true)
 	return v.rules
+}
+
+// buildVariant loads (from the cache) or compiles the variant of class c;
+// the whole set when no rule can be left out or compiling fails.
+func (r *Rules) buildVariant(c fileClass) *goyara.Rules {
+	r.parse.Do(func() {
+		r.parsed = make([][]ruleSpan, len(r.srcs))
+		for i, s := range r.srcs {
+			r.parsed[i] = parseRules(s.text)
+		}
+	})
+	srcs := make([]source, len(r.srcs))
+	left := 0
+	for i, s := range r.srcs {
+		srcs[i] = s
+		if r.parsed[i] != nil {
+			var n int
+			srcs[i].text, n = pruned(s.text, r.parsed[i], c)
+			srcs[i].pruned = n > 0
+			left += n
+		}
+	}
+	if left == 0 {
+		return r.rules
+	}
+	if cached := loadCached(r.cacheDir, srcs); cached != nil {
+		return cached.rules
+	}
+	rules, bad, err := compileAll(srcs)
+	if err != nil || bad != nil {
+		return r.rules // keep the whole set: slower, same verdicts
+	}
+	storeCached(r.cacheDir, srcs, &Rules{rules: rules})
+	return rules
 }
 
 // describe lists the external files of srcs and digests all of them.

@@ -77,7 +77,7 @@ func (d *Detector) Close() {
 // getScanner returns a scanner for the rules that can match a file that
 // starts with head and has size bytes (see prune.go).
 func (d *Detector) getScanner(head []byte, size int64) (*pooled, error) {
-	rules := d.rules.forClass(classOf(head, size))
+	rules := d.rules.forClass(classOf(head, size), size)
 	d.mu.Lock()
 	if ss := d.scanners[rules]; len(ss) > 0 {
 		s := ss[len(ss)-1]

@@ -86,7 +86,7 @@ func TestPrunedVariantsMatchTheSame(t *testing.T) {
 	hits := 0
 	for name, data := range inputs {
 		c := classOf(data, int64(len(data)))
-		variantRules := r.forClass(c)
+		variantRules := r.buildVariant(c)
 		whole, part := matches(r.rules, data), matches(variantRules, data)
 		if whole != part {
 			t.Errorf("%s (class %q/%d): the pruned variant matches differently\nwhole set:\n%s\nvariant:\n%s", name, c.magic, c.bucket, whole, part)

@@ -112,3 +112,35 @@ func TestParseSharedRules(t *testing.T) {
 		t.Errorf("only %d of %d files understood", understood, files)
 	}
 }
+
+// A class is scanned with the whole set until it has seen variantMinBytes;
+// then the file that crosses the mark gets the variant, and so does every
+// later one.
+func TestVariantBuiltOnceClassHasVolume(t *testing.T) {
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "pe.yar")
+	os.WriteFile(rule, []byte(`rule pe_only { strings: $a = "only in PE" condition: uint16(0) == 0x5a4d and $a }
+rule anywhere { strings: $a = "anywhere" condition: $a }`), 0o600)
+	r, err := Compile(Options{Paths: []string{rule}, CacheDir: filepath.Join(dir, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := classOf([]byte("plain text"), 10)
+	if got := r.forClass(c, variantMinBytes/2); got != r.rules {
+		t.Fatal("variant used before the class had volume")
+	}
+	first := r.forClass(c, variantMinBytes/2)
+	if first == r.rules {
+		t.Fatal("whole set still used once the class crossed variantMinBytes")
+	}
+	if again := r.forClass(c, 1); again != first {
+		t.Fatal("variant not kept for later files")
+	}
+	if n := len(first.GetRules()); n != len(r.rules.GetRules())-1 {
+		t.Errorf("variant holds %d rules, want the whole set (%d) less pe_only", n, len(r.rules.GetRules()))
+	}
+	pe := classOf([]byte("MZ\x90\x00"), 10)
+	if got := r.forClass(pe, variantMinBytes); got != r.rules {
+		t.Error("a class whose variant would leave nothing out does not get the whole set")
+	}
+}

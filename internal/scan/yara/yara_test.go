@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 	"github.com/kintsugi-ir/kintsugi/internal/scan"
@@ -261,5 +262,28 @@ func TestCompiledRulesCache(t *testing.T) {
 	c, err := Compile(Options{BuiltIn: true, CacheDir: cache})
 	if err != nil || c.Count != a.Count {
 		t.Fatalf("after a corrupt cache entry: %v %+v", err, c)
+	}
+	// Storing a new set removes entries unused for cacheMaxAge; a load
+	// counts as a use.
+	stale := filepath.Join(cache, "rules-0000000000000000-0.0.0.yarc")
+	os.WriteFile(stale, []byte("old"), 0o600)
+	old := time.Now().Add(-cacheMaxAge - time.Hour)
+	os.Chtimes(stale, old, old)
+	current := filepath.Join(cache, entries[0].Name())
+	os.Chtimes(current, old, old)
+	if loadCached(cache, c.srcs) == nil {
+		t.Fatal("cached set not loaded")
+	}
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "r.yar")
+	os.WriteFile(rule, []byte("rule r { condition: false }"), 0o600)
+	if _, err := Compile(Options{Paths: []string{rule}, CacheDir: cache}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("entry unused for over %v still cached (%v)", cacheMaxAge, err)
+	}
+	if _, err := os.Stat(current); err != nil {
+		t.Errorf("entry used just now was removed: %v", err)
 	}
 }
