@@ -27,6 +27,7 @@ import (
 	"github.com/kintsugi-ir/kintsugi/internal/hunt/sigma"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 	"github.com/kintsugi-ir/kintsugi/internal/ui"
+	"github.com/kintsugi-ir/kintsugi/internal/workhours"
 )
 
 type huntOptions struct {
@@ -117,7 +118,7 @@ func parseHuntOptions(g *globals, o huntOptions) (huntConfig, error) {
 	if err != nil {
 		return c, usageError{fmt.Errorf("--work-days %q: %w", o.workDays, err)}
 	}
-	c.builtin = builtin.Config{Location: loc, WorkStart: s, WorkEnd: e, WorkDays: days}
+	c.builtin = builtin.Config{Hours: workhours.Hours{Location: loc, WorkStart: s, WorkEnd: e, WorkDays: days}}
 	if o.workers < 0 {
 		return c, usageError{fmt.Errorf("--workers %d: want 0 (all CPUs) or more", o.workers)}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/kintsugi-ir/kintsugi/internal/watch/account"
 	"github.com/kintsugi-ir/kintsugi/internal/watch/nft"
 	"github.com/kintsugi-ir/kintsugi/internal/watch/score"
+	"github.com/kintsugi-ir/kintsugi/internal/workhours"
 )
 
 // Config is the agent's configuration (the --config file, YAML; docs/watch.md
@@ -344,10 +345,11 @@ func WorldWritable(path string) error {
 
 // detectorConfig turns the configuration into the detector's.
 func (ac Accounts) detectorConfig() (account.Config, error) {
-	if ac.WorkHours.Start < 0 || ac.WorkHours.End > 24 || (ac.WorkHours.Start != 0 || ac.WorkHours.End != 0) && ac.WorkHours.Start >= ac.WorkHours.End {
-		return account.Config{}, fmt.Errorf("accounts work_hours %d-%d: want 0 <= start < end <= 24", ac.WorkHours.Start, ac.WorkHours.End)
+	h := workhours.Hours{WorkStart: ac.WorkHours.Start, WorkEnd: ac.WorkHours.End, Location: time.UTC}
+	if err := h.Fill(); err != nil {
+		return account.Config{}, fmt.Errorf("accounts work_hours: %w", err)
 	}
-	c := account.Config{WorkStart: ac.WorkHours.Start, WorkEnd: ac.WorkHours.End, Admins: ac.Admins,
+	c := account.Config{Hours: workhours.Hours{WorkStart: ac.WorkHours.Start, WorkEnd: ac.WorkHours.End}, Admins: ac.Admins,
 		BurstFailures: ac.BurstFailures, BurstWindow: ac.BurstWindow, SuccessWindow: ac.SuccessWindow}
 	if ac.WorkHours.Zone != "" {
 		loc, err := time.LoadLocation(ac.WorkHours.Zone)

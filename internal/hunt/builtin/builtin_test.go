@@ -10,6 +10,7 @@ import (
 
 	"github.com/kintsugi-ir/kintsugi/internal/hunt"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
+	"github.com/kintsugi-ir/kintsugi/internal/workhours"
 )
 
 func TestRulesLoad(t *testing.T) {
@@ -22,7 +23,7 @@ func TestRulesLoad(t *testing.T) {
 			t.Errorf("rule %s: techniques %v, category %q", r.ID, r.Techniques, r.Category)
 		}
 	}
-	if _, err := New(Config{WorkStart: 19, WorkEnd: 8}); err == nil {
+	if _, err := New(Config{Hours: workhours.Hours{WorkStart: 19, WorkEnd: 8}}); err == nil {
 		t.Error("inverted working hours accepted")
 	}
 }
@@ -263,7 +264,7 @@ func TestOffHoursConfig(t *testing.T) {
 	// in UTC, 17:10-17:25 on Saturday is still off-hours; with a 24-hour
 	// 7-day week nothing is
 	all := []time.Weekday{0, 1, 2, 3, 4, 5, 6}
-	ds, _ := run(t, Config{Location: time.UTC, WorkStart: 0, WorkEnd: 24, WorkDays: all}, evs)
+	ds, _ := run(t, Config{Hours: workhours.Hours{Location: time.UTC, WorkStart: 0, WorkEnd: 24, WorkDays: all}}, evs)
 	if n := len(byRule(ds, "offhours-admin-logon")); n != 0 {
 		t.Errorf("off-hours detections with round-the-clock hours: %d", n)
 	}

@@ -9,19 +9,15 @@ import (
 	"time"
 
 	"github.com/kintsugi-ir/kintsugi/internal/hunt"
+	"github.com/kintsugi-ir/kintsugi/internal/workhours"
 )
 
 // Config tunes the stateful rules. The zero value of a field means its
 // default.
 type Config struct {
-	// Location is the site's time zone for working hours (default
-	// Asia/Tokyo).
-	Location *time.Location
-	// WorkStart and WorkEnd bound working hours: [WorkStart, WorkEnd)
-	// in Location (default 8 and 19).
-	WorkStart, WorkEnd int
-	// WorkDays are the working weekdays (default Monday to Friday).
-	WorkDays []time.Weekday
+	// Hours are the site's working hours for the off-hours rule
+	// (Asia/Tokyo, 8 to 19, Monday to Friday by default).
+	workhours.Hours
 	// ManyHosts is how many distinct hosts one account must reach within
 	// ManyHostsWindow to be reported (default 3 in 24 hours).
 	ManyHosts       int
@@ -43,21 +39,8 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.Location == nil {
-		loc, err := time.LoadLocation("Asia/Tokyo")
-		if err != nil {
-			loc = time.FixedZone("JST", 9*3600)
-		}
-		c.Location = loc
-	}
-	if c.WorkStart == 0 && c.WorkEnd == 0 {
-		c.WorkStart, c.WorkEnd = 8, 19
-	}
-	if c.WorkStart < 0 || c.WorkEnd > 24 || c.WorkStart >= c.WorkEnd {
-		return fmt.Errorf("working hours %d-%d: want 0 <= start < end <= 24", c.WorkStart, c.WorkEnd)
-	}
-	if c.WorkDays == nil {
-		c.WorkDays = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	if err := c.Hours.Fill(); err != nil {
+		return err
 	}
 	setDefault(&c.ManyHosts, 3)
 	setDefault(&c.ManyHostsWindow, 24*time.Hour)

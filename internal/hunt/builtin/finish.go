@@ -441,7 +441,7 @@ func (e *Engine) offHours() []hunt.Detection {
 			continue
 		}
 		t := l.Time.In(e.cfg.Location)
-		if slices.Contains(e.cfg.WorkDays, t.Weekday()) && t.Hour() >= e.cfg.WorkStart && t.Hour() < e.cfg.WorkEnd {
+		if e.cfg.Contains(t) {
 			continue
 		}
 		d := e.logonDetection("offhours-admin-logon", l)

@@ -14,6 +14,7 @@ import (
 	"github.com/kintsugi-ir/kintsugi/internal/hunt"
 	"github.com/kintsugi-ir/kintsugi/internal/hunt/authlog"
 	"github.com/kintsugi-ir/kintsugi/internal/testcorpus"
+	"github.com/kintsugi-ir/kintsugi/internal/workhours"
 )
 
 var tokyo = time.FixedZone("JST", 9*3600)
@@ -46,7 +47,7 @@ func rules(fs []Finding) map[string]int {
 }
 
 func TestFixture(t *testing.T) {
-	d := NewDetector(Config{Location: tokyo, Admins: []string{"admin"}})
+	d := NewDetector(Config{Hours: workhours.Hours{Location: tokyo}, Admins: []string{"admin"}})
 	evs := events(t, "testdata/attack.log", time.Date(2024, 3, 12, 0, 0, 0, 0, tokyo))
 	// the first two lines are history: the baseline
 	d.Learn(evs[0])
@@ -90,7 +91,7 @@ func TestLoghub(t *testing.T) {
 	shared := testcorpus.Shared(t)
 	ref := time.Date(2017, 1, 5, 0, 0, 0, 0, time.UTC)
 	evs := events(t, filepath.Join(shared, "data/linux-auth/OpenSSH/OpenSSH_2k.log"), ref)
-	d := NewDetector(Config{Location: time.UTC, WorkStart: 0, WorkEnd: 24, WorkDays: []time.Weekday{0, 1, 2, 3, 4, 5, 6}})
+	d := NewDetector(Config{Hours: workhours.Hours{Location: time.UTC, WorkStart: 0, WorkEnd: 24, WorkDays: []time.Weekday{0, 1, 2, 3, 4, 5, 6}}})
 	var got []Finding
 	counts := map[string]int{}
 	for _, ev := range evs {
@@ -118,7 +119,7 @@ func TestLoghub(t *testing.T) {
 
 	// Linux_2k holds PAM failures with remote hosts by name: nothing to
 	// report, and nothing to crash on
-	d = NewDetector(Config{Location: time.UTC})
+	d = NewDetector(Config{Hours: workhours.Hours{Location: time.UTC}})
 	for _, ev := range events(t, filepath.Join(shared, "data/linux-auth/Linux/Linux_2k.log"), ref) {
 		if fs := d.Observe(ev); len(fs) > 0 {
 			t.Errorf("finding on Linux_2k: %+v", fs)

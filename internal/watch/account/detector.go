@@ -21,6 +21,7 @@ import (
 
 	"github.com/kintsugi-ir/kintsugi/internal/hunt"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
+	"github.com/kintsugi-ir/kintsugi/internal/workhours"
 )
 
 // Rule ids.
@@ -54,29 +55,20 @@ type Finding struct {
 
 // Config tunes the detector; zero fields take defaults.
 type Config struct {
-	Location           *time.Location
-	WorkStart, WorkEnd int
-	WorkDays           []time.Weekday
-	BurstFailures      int
-	BurstWindow        time.Duration
-	SuccessWindow      time.Duration
+	// Hours are the working hours for the off-hours rule (Asia/Tokyo,
+	// 8 to 19, Monday to Friday by default).
+	workhours.Hours
+	BurstFailures int
+	BurstWindow   time.Duration
+	SuccessWindow time.Duration
 	// Admins are privileged accounts besides root.
 	Admins []string
 }
 
 func (c *Config) defaults() {
-	if c.Location == nil {
-		loc, err := time.LoadLocation("Asia/Tokyo")
-		if err != nil {
-			loc = time.FixedZone("JST", 9*3600)
-		}
-		c.Location = loc
-	}
-	if c.WorkStart == 0 && c.WorkEnd == 0 {
-		c.WorkStart, c.WorkEnd = 8, 19
-	}
-	if c.WorkDays == nil {
-		c.WorkDays = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	if err := c.Hours.Fill(); err != nil { // out-of-range hours: the defaults
+		c.Hours = workhours.Hours{Location: c.Location}
+		c.Hours.Fill()
 	}
 	if c.BurstFailures <= 0 {
 		c.BurstFailures = 5
@@ -288,7 +280,7 @@ func (d *Detector) Observe(ev *hunt.Event) []Finding {
 				out = append(out, f)
 			}
 		}
-		if t := ev.Time.In(d.cfg.Location); !d.workTime(t) {
+		if t := ev.Time.In(d.cfg.Location); !d.cfg.Contains(t) {
 			f := base
 			f.Rule, f.Severity = RuleOffHours, incident.Medium
 			f.Title = "Administrator logon outside working hours"
@@ -337,10 +329,6 @@ func (d *Detector) burst(ev *hunt.Event, l logon, base Finding) (Finding, bool) 
 		orDash(l.method), len(recent), recent[0].In(d.cfg.Location).Format("15:04:05"))
 	f.Block, _ = netip.ParseAddr(l.source)
 	return f, true
-}
-
-func (d *Detector) workTime(t time.Time) bool {
-	return slices.Contains(d.cfg.WorkDays, t.Weekday()) && t.Hour() >= d.cfg.WorkStart && t.Hour() < d.cfg.WorkEnd
 }
 
 func orDash(s string) string {
