@@ -35,6 +35,7 @@ Nothing in it is malicious.`,
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the sample folder and its case store afterwards")
 	cmd.Flags().StringVar(&dir, "dir", "", "build the sample in `DIR` (must not exist yet; implies --keep)")
+	cmd.AddCommand(newDemoSimulateCommand())
 	return cmd
 }
 
@@ -109,6 +110,9 @@ func runDemo(ctx context.Context, g *globals, dir string, keep bool) error {
 	}
 	fmt.Fprintln(out)
 	if err := demoMigrate(ctx, &dg, dir, l.Root, step); err != nil {
+		return err
+	}
+	if err := demoWatch(ctx, &dg, dir, step); err != nil {
 		return err
 	}
 	if keep {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -292,9 +294,57 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"step 1", "TRIAGE ONLY", "kintsugi_eicar_test_file", "kintsugi_ransom_note_ja", "unchanged files"} {
+	for _, want := range []string{"step 1", "TRIAGE ONLY", "kintsugi_eicar_test_file", "kintsugi_ransom_note_ja", "unchanged files",
+		"manifest", ": OK", "step 9"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+	// The watch step: as root (CI) the agent stops the simulator; the
+	// demo says how many of its files were lost.
+	if os.Geteuid() == 0 {
+		m := regexp.MustCompile(`the simulator was stopped \(.*\): (\d+) of (\d+) files lost`).FindStringSubmatch(r.stdout)
+		if m == nil || !strings.Contains(r.stdout, "[ransomware-behaviour]") {
+			t.Fatalf("demo's watch step did not stop the simulator:\n%s", r.stdout[strings.Index(r.stdout, "step 9"):])
+		}
+		if lost, _ := strconv.Atoi(m[1]); lost > 30 {
+			t.Errorf("demo's watch step lost %s of %s files", m[1], m[2])
+		}
+	}
+}
+
+// Without root the demo's watch step says why it is skipped and the demo
+// succeeds.
+func TestDemoWithoutRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop to an unprivileged user")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv not installed (util-linux)")
+	}
+	home, err := os.MkdirTemp("", "kintsugi-demo-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	os.Chmod(home, 0o777)
+	// a copy nobody may run (the test binary's folder is private)
+	bin := filepath.Join(home, "kintsugi")
+	b, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "demo")
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "HOME="+home, "TMPDIR="+home)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo as nobody: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "skipped: the agent needs root") {
+		t.Errorf("demo as nobody does not say why watch is skipped:\n%s", out)
 	}
 }
