@@ -56,15 +56,18 @@ func main() {
 func newRootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kintsugi",
-		Short: "Recover from a ransomware attack: screen, hunt, migrate, watch, report",
+		Short: "Recover from a ransomware attack: screen, hunt, migrate, watch",
 		Long: `kintsugi gets a company through a ransomware attack. It finds out what the
 attacker touched, screens every file before it moves to clean infrastructure,
-moves it with proof, and keeps every result in one case store (kintsugi.db in
-the working directory, or --case / KINTSUGI_CASE).`,
-		Example: `  kintsugi demo                          # see the whole pipeline on a harmless sample
-  kintsugi scan --host fs01 /mnt/fs01    # screen a server's share
-  kintsugi scan --quick /mnt/fs01        # minutes-long damage triage (not a screening verdict)
-  kintsugi hosts                         # per-server verdicts so far`,
+moves it with proof, watches for the next attack, and keeps every result in one
+case store (kintsugi.db in the working directory, or --case / KINTSUGI_CASE).`,
+		Example: `  kintsugi demo                                  # see the whole pipeline on a harmless sample
+  kintsugi scan --host fs01 /mnt/fs01            # screen a server's share
+  kintsugi scan --quick /mnt/fs01                # minutes-long damage triage (not a screening verdict)
+  kintsugi hunt --sigma ./sigma/rules ./logs/    # logs to per-server verdicts and a timeline
+  kintsugi hosts                                 # per-server verdicts so far
+  kintsugi migrate --sign-key m.key /mnt/fs01 s3://recovery/fs01
+  kintsugi watch --path /srv/share               # the agent (root)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
