@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kintsugi-ir/kintsugi/internal/hunt"
@@ -40,30 +38,15 @@ func (JSONL) Sniff(head []byte) bool {
 // Decode implements hunt.Format.
 func (JSONL) Decode(ctx context.Context, in *hunt.Input, emit func(*hunt.Event) error) (hunt.DecodeStats, error) {
 	var st hunt.DecodeStats
-	lr := newLineReader(in.R)
-	for n := uint64(1); ; n++ {
-		line, truncated, err := lr.next()
-		if err == io.EOF {
-			return st, nil
-		}
-		if err != nil {
-			st.AddBad(1, "read: "+err.Error())
-			return st, err
-		}
-		if n%4096 == 0 && ctx.Err() != nil {
-			return st, ctx.Err()
-		}
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
+	err := eachLine(ctx, in.R, &st, func(n uint64, line string, truncated bool) error {
 		if truncated {
 			st.AddBad(1, fmt.Sprintf("line %d: longer than %d bytes", n, MaxLineSize))
-			continue
+			return nil
 		}
 		ev, err := ParseJSONEvent([]byte(line))
 		if err != nil {
 			st.AddBad(1, fmt.Sprintf("line %d: %v", n, err))
-			continue
+			return nil
 		}
 		if ev.Source == "" {
 			ev.Source = in.Path
@@ -78,10 +61,9 @@ func (JSONL) Decode(ctx context.Context, in *hunt.Input, emit func(*hunt.Event) 
 			st.Partial++
 		}
 		st.Records++
-		if err := emit(ev); err != nil {
-			return st, err
-		}
-	}
+		return emit(ev)
+	})
+	return st, err
 }
 
 // ParseJSONEvent reads one JSON event line: a hunt.Event, or a Windows

@@ -80,23 +80,8 @@ func (Syslog) Decode(ctx context.Context, in *hunt.Input, emit func(*hunt.Event)
 		ref = time.Now()
 	}
 	channel := channelFor(in.Path)
-	lr := newLineReader(in.R)
 	var last time.Time
-	for n := uint64(1); ; n++ {
-		line, truncated, err := lr.next()
-		if err == io.EOF {
-			return st, nil
-		}
-		if err != nil {
-			st.AddBad(1, "read: "+err.Error())
-			return st, err
-		}
-		if n%4096 == 0 && ctx.Err() != nil {
-			return st, ctx.Err()
-		}
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
+	err := eachLine(ctx, in.R, &st, func(n uint64, line string, truncated bool) error {
 		ev := ParseLine(line, ref, loc)
 		ev.Source = in.Path
 		ev.RecordID = n
@@ -117,10 +102,9 @@ func (Syslog) Decode(ctx context.Context, in *hunt.Input, emit func(*hunt.Event)
 			st.Partial++
 		}
 		st.Records++
-		if err := emit(ev); err != nil {
-			return st, err
-		}
-	}
+		return emit(ev)
+	})
+	return st, err
 }
 
 // channelFor names the log kind from the file name: auth.log and secure
@@ -135,6 +119,32 @@ func channelFor(path string) string {
 		return "auth"
 	}
 	return "syslog"
+}
+
+// eachLine calls fn with every line of r that is not blank, numbered from
+// 1, until the end of r, a read error (counted in st as a bad record and
+// returned), the context's end, or an error of fn.
+func eachLine(ctx context.Context, r io.Reader, st *hunt.DecodeStats, fn func(n uint64, line string, truncated bool) error) error {
+	lr := newLineReader(r)
+	for n := uint64(1); ; n++ {
+		line, truncated, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			st.AddBad(1, "read: "+err.Error())
+			return err
+		}
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if err := fn(n, line, truncated); err != nil {
+			return err
+		}
+	}
 }
 
 // lineReader reads lines of at most MaxLineSize bytes, NULs removed (a
