@@ -51,7 +51,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 20, "runs per mode")
 	flag.IntVar(&o.files, "files", 2000, "files per run")
 	flag.IntVar(&o.naiveRuns, "naive-runs", 5, "runs per mode for the naive detector (0: none)")
-	flag.IntVar(&o.cpRuns, "cp-runs", 5, "cp -r runs with and without the agent")
+	flag.IntVar(&o.cpRuns, "cp-runs", 9, "cp -r runs with and without the agent (interleaved; medians compared)")
 	flag.DurationVar(&o.idle, "idle", time.Minute, "how long idle CPU is measured")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -370,6 +370,9 @@ func cpOverhead(o options, mnt, root string, rep *report) error {
 		if err != nil {
 			return err
 		}
+		// the agent's start (decoys, the accounts' baseline) is not
+		// the steady state a copy meets on a watched server
+		ag.settle()
 		c0, _ := cpuTicks(ag.cmd.Process.Pid)
 		t, err = cp()
 		c1, _ := cpuTicks(ag.cmd.Process.Pid)

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -51,6 +52,9 @@ func Compile(opts Options) (*Rules, error) {
 	var srcs []source
 	if opts.BuiltIn {
 		for _, f := range rulepack.Files() {
+			if len(opts.BuiltInFiles) > 0 && !slices.Contains(opts.BuiltInFiles, f.Name) {
+				continue
+			}
 			srcs = append(srcs, source{name: "kintsugi/" + f.Name, ns: "kintsugi", text: f.Source, builtin: true})
 		}
 	}
