@@ -70,18 +70,19 @@ type Result struct {
 }
 
 type report struct {
-	Runs      []Result           `json:"runs"`
-	Naive     []Result           `json:"naive_runs"`
-	IdleCPU   float64            `json:"idle_cpu_percent"`
-	IdleProcs float64            `json:"idle_process_events_per_second"`
-	CPUAgent  float64            `json:"agent_cpu_seconds_during_cp"`
-	CP        map[string]float64 `json:"cp_seconds"`
-	NaiveCP   string             `json:"naive_cp"`
-	AgentCP   string             `json:"agent_cp"`
-	Machine   string             `json:"machine"`
-	Corpus    string             `json:"corpus"`
-	Files     int                `json:"files"`
-	StartedAt time.Time          `json:"started_at"`
+	Runs      []Result             `json:"runs"`
+	Naive     []Result             `json:"naive_runs"`
+	IdleCPU   float64              `json:"idle_cpu_percent"`
+	IdleProcs float64              `json:"idle_process_events_per_second"`
+	CPUAgent  float64              `json:"agent_cpu_seconds_during_cp"`
+	CP        map[string]float64   `json:"cp_seconds"`
+	CPRuns    map[string][]float64 `json:"cp_runs_seconds"`
+	NaiveCP   string               `json:"naive_cp"`
+	AgentCP   string               `json:"agent_cp"`
+	Machine   string               `json:"machine"`
+	Corpus    string               `json:"corpus"`
+	Files     int                  `json:"files"`
+	StartedAt time.Time            `json:"started_at"`
 }
 
 func run(o options) error {
@@ -389,6 +390,7 @@ func cpOverhead(o options, mnt, root string, rep *report) error {
 	}
 	rep.CP["without_agent"] = median(without)
 	rep.CP["with_agent"] = median(with)
+	rep.CPRuns = map[string][]float64{"without_agent": without, "with_agent": with}
 	os.RemoveAll(dst)
 	nv, err := startNaive(mnt)
 	if err != nil {
