@@ -144,7 +144,9 @@ func parseSSHD(msg string, f map[string]any) {
 					if u, ip, ok := cutLast(user, " "); ok {
 						f["user"] = u
 						setSource(ip, f)
-						f["source_port"] = strings.Fields(addr)[0]
+						if port := strings.Fields(addr); len(port) > 0 {
+							f["source_port"] = port[0]
+						}
 					}
 				}
 				if p == "invalid user " {
