@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -222,10 +223,15 @@ func FuzzReadFrom(f *testing.F) {
 			return
 		}
 		n := 0
+		// A hang is a failure too: crafted logs must not stall a hunt.
+		watchdog := time.AfterFunc(10*time.Second, func() {
+			panic(fmt.Sprintf("ReadFrom still running after 10 s on %d bytes", len(data)))
+		})
 		st, err := ReadFrom(context.Background(), bytes.NewReader(data), int64(len(data)), "fuzz", Options{Workers: 2, panics: true}, func(e *hunt.Event) error {
 			n++
 			return nil
 		})
+		watchdog.Stop()
 		if err != nil && !errors.Is(err, ErrNotEVTX) {
 			t.Fatalf("unexpected error %v", err)
 		}
