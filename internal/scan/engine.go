@@ -382,6 +382,13 @@ type countingReaderAt struct {
 	n atomic.Int64
 }
 
+// Prefetch asks the kernel to start reading [off, off+n) of a file.
+func (c *countingReaderAt) Prefetch(off, n int64) {
+	if f, ok := c.r.(*os.File); ok {
+		unix.Fadvise(int(f.Fd()), off, n, unix.FADV_WILLNEED)
+	}
+}
+
 func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := c.r.ReadAt(p, off)
 	c.n.Add(int64(n))

@@ -228,6 +228,21 @@ func (pr *profile) finish() {
 
 // fill reads every planned block through s (Classify and quick mode).
 func (pr *profile) fill(s *source) {
+	if pf, ok := s.r.(Prefetcher); ok && s.mem == nil {
+		// announce every run first: the reads below then find them
+		// on their way or in memory instead of waiting one by one
+		left := s.budget // never ask for more than may be read
+		pr.runs(func(off, end int64) {
+			if s.budget >= 0 {
+				if left <= 0 {
+					return
+				}
+				end = min(end, off+left)
+				left -= end - off
+			}
+			pf.Prefetch(off, end-off)
+		})
+	}
 	for off := pr.plan.next(0); off < pr.plan.size; off = pr.plan.next(off + blockSize) {
 		// read whole runs of wanted blocks at once
 		end := off + blockSize
@@ -253,6 +268,28 @@ func (pr *profile) fill(s *source) {
 		off = end - blockSize
 	}
 	pr.flushGroup()
+}
+
+// runs calls fn with each run of planned blocks, as fill reads them.
+func (pr *profile) runs(fn func(off, end int64)) {
+	for off := pr.plan.next(0); off < pr.plan.size; off = pr.plan.next(off + blockSize) {
+		end := off + blockSize
+		for end < pr.plan.size && pr.plan.wants(end) && end-off < 1<<20 {
+			end += blockSize
+		}
+		if end > pr.plan.size {
+			end = pr.plan.size
+		}
+		fn(off, end)
+		off = end - blockSize
+	}
+}
+
+// Prefetcher is a reader that can be told which ranges will be read
+// soon (a file: posix_fadvise WILLNEED), so that a cold disk serves the
+// sampled blocks together.
+type Prefetcher interface {
+	Prefetch(off, n int64)
 }
 
 func (pr *profile) addRun(off int64, b []byte) {
