@@ -232,46 +232,36 @@ func (pr *profile) fill(s *source) {
 		// announce every run first: the reads below then find them
 		// on their way or in memory instead of waiting one by one
 		left := s.budget // never ask for more than may be read
-		pr.runs(func(off, end int64) {
+		pr.runs(func(off, end int64) bool {
 			if s.budget >= 0 {
 				if left <= 0 {
-					return
+					return false
 				}
 				end = min(end, off+left)
 				left -= end - off
 			}
 			pf.Prefetch(off, end-off)
+			return true
 		})
 	}
-	for off := pr.plan.next(0); off < pr.plan.size; off = pr.plan.next(off + blockSize) {
-		// read whole runs of wanted blocks at once
-		end := off + blockSize
-		for end < pr.plan.size && pr.plan.wants(end) && end-off < 1<<20 {
-			end += blockSize
-		}
-		if end > pr.plan.size {
-			end = pr.plan.size
-		}
+	pr.runs(func(off, end int64) bool {
 		b := s.bytes(off, int(end-off))
 		if off == 0 || end == pr.plan.size {
 			// the head and the tail are read again by validators
 			b = append([]byte(nil), b...)
 			s.pin(off, b)
 		}
-		if len(b) < int(end-off) {
-			if len(b) > 0 {
-				pr.addRun(off, b)
-			}
-			break
+		if len(b) > 0 {
+			pr.addRun(off, b)
 		}
-		pr.addRun(off, b)
-		off = end - blockSize
-	}
+		return len(b) == int(end-off)
+	})
 	pr.flushGroup()
 }
 
-// runs calls fn with each run of planned blocks, as fill reads them.
-func (pr *profile) runs(fn func(off, end int64)) {
+// runs calls fn with each run of planned blocks (contiguous wanted blocks,
+// at most 1 MiB), in order, until fn returns false.
+func (pr *profile) runs(fn func(off, end int64) bool) {
 	for off := pr.plan.next(0); off < pr.plan.size; off = pr.plan.next(off + blockSize) {
 		end := off + blockSize
 		for end < pr.plan.size && pr.plan.wants(end) && end-off < 1<<20 {
@@ -280,7 +270,9 @@ func (pr *profile) runs(fn func(off, end int64)) {
 		if end > pr.plan.size {
 			end = pr.plan.size
 		}
-		fn(off, end)
+		if !fn(off, end) {
+			return
+		}
 		off = end - blockSize
 	}
 }
