@@ -345,26 +345,28 @@ func WorldWritable(path string) error {
 
 // detectorConfig turns the configuration into the detector's.
 func (ac Accounts) detectorConfig() (account.Config, error) {
-	h := workhours.Hours{WorkStart: ac.WorkHours.Start, WorkEnd: ac.WorkHours.End, Location: time.UTC}
+	h := workhours.Hours{WorkStart: ac.WorkHours.Start, WorkEnd: ac.WorkHours.End}
 	if err := h.Fill(); err != nil {
 		return account.Config{}, fmt.Errorf("accounts work_hours: %w", err)
 	}
-	c := account.Config{Hours: workhours.Hours{WorkStart: ac.WorkHours.Start, WorkEnd: ac.WorkHours.End}, Admins: ac.Admins,
-		BurstFailures: ac.BurstFailures, BurstWindow: ac.BurstWindow, SuccessWindow: ac.SuccessWindow}
 	if ac.WorkHours.Zone != "" {
 		loc, err := time.LoadLocation(ac.WorkHours.Zone)
 		if err != nil {
-			return c, fmt.Errorf("accounts work_hours zone: %w", err)
+			return account.Config{}, fmt.Errorf("accounts work_hours zone: %w", err)
 		}
-		c.Location = loc
+		h.Location = loc
 	}
-	days := map[string]time.Weekday{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-	for _, d := range ac.WorkHours.Days {
-		wd, ok := days[strings.ToLower(strings.TrimSpace(d))[:min(3, len(strings.TrimSpace(d)))]]
-		if !ok {
-			return c, fmt.Errorf("accounts work_hours days: %q is not a weekday", d)
+	if len(ac.WorkHours.Days) > 0 {
+		days := map[string]time.Weekday{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+		h.WorkDays = nil
+		for _, d := range ac.WorkHours.Days {
+			wd, ok := days[strings.ToLower(strings.TrimSpace(d))[:min(3, len(strings.TrimSpace(d)))]]
+			if !ok {
+				return account.Config{}, fmt.Errorf("accounts work_hours days: %q is not a weekday", d)
+			}
+			h.WorkDays = append(h.WorkDays, wd)
 		}
-		c.WorkDays = append(c.WorkDays, wd)
 	}
-	return c, nil
+	return account.Config{Hours: h, Admins: ac.Admins,
+		BurstFailures: ac.BurstFailures, BurstWindow: ac.BurstWindow, SuccessWindow: ac.SuccessWindow}, nil
 }
