@@ -20,15 +20,8 @@
 # the recall of quick mode are measured on the same files.
 # Figures go into the README (section damage).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-shared=$(cd "$root/.." && pwd)/shared
-export GONOSUMDB=www.velocidex.com GOFLAGS=-mod=mod
-corpus=${1:-${TMPDIR:-/tmp}/kintsugi-bench-corpus}
-if [[ ! -f $corpus/labels.jsonl ]]; then
-  echo "building the bench corpus in $corpus (about 5 minutes)" >&2
-  "$shared/corpus/make-corpus" --profile bench --out "$corpus" --install-deps >&2
-fi
+. "$(dirname "$0")/../common.sh"
+corpus=$(bench_corpus "${1:-}")
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

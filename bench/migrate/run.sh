@@ -22,15 +22,8 @@
 # measures CPU and destination costs only. Prints seconds, MB/s and the
 # ratios; the figures go into the README.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-shared=$(cd "$root/.." && pwd)/shared
-export GONOSUMDB=www.velocidex.com GOFLAGS=-mod=mod
-corpus=${1:-${TMPDIR:-/tmp}/kintsugi-bench-corpus}
-if [[ ! -f $corpus/labels.jsonl ]]; then
-  echo "building the bench corpus in $corpus (about 5 minutes)" >&2
-  "$shared/corpus/make-corpus" --profile bench --out "$corpus" --install-deps >&2
-fi
+. "$(dirname "$0")/../common.sh"
+corpus=$(bench_corpus "${1:-}")
 sb=$shared/data/yara-rules/signature-base
 [[ -d $sb ]] || { echo "bench/migrate: $sb not found" >&2; exit 2; }
 for tool in yara yarac rclone; do

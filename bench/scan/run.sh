@@ -14,15 +14,8 @@
 #   YARA database (ClamAV skips the rules its YARA subset cannot express)
 # and prints MB/s and the ratios. Figures go into the README.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-shared=$(cd "$root/.." && pwd)/shared
-export GONOSUMDB=www.velocidex.com GOFLAGS=-mod=mod
-corpus=${1:-${TMPDIR:-/tmp}/kintsugi-bench-corpus}
-if [[ ! -f $corpus/labels.jsonl ]]; then
-  echo "building the bench corpus in $corpus (about 5 minutes)" >&2
-  "$shared/corpus/make-corpus" --profile bench --out "$corpus" --install-deps >&2
-fi
+. "$(dirname "$0")/../common.sh"
+corpus=$(bench_corpus "${1:-}")
 sb=$shared/data/yara-rules/signature-base
 [[ -d $sb ]] || { echo "bench/scan: $sb not found" >&2; exit 2; }
 command -v yara >/dev/null || { echo "bench/scan: yara not installed (apt-get install yara)" >&2; exit 2; }

@@ -11,8 +11,8 @@
 # -runs, -files, -naive-runs, -cp-runs, -idle).
 # Usage: bench/watch/run.sh [watchbench flags]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-export GONOSUMDB=www.velocidex.com GOFLAGS=-mod=mod
+. "$(dirname "$0")/../common.sh"
+cd "$root"
 if [ "$(id -u)" != 0 ]; then
 	echo "kintsugi: bench/watch needs root (fanotify, tmpfs)" >&2
 	exit 1
@@ -22,15 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/kintsugi" ./cmd/kintsugi
 go build -o "$tmp/ransomsim" ./bench/watch/ransomsim
 go build -o "$tmp/watchbench" ./bench/watch/watchbench
-corpus=${CORPUS:-${TMPDIR:-/tmp}/kintsugi-bench-corpus}
-if [ ! -f "$corpus/labels.jsonl" ]; then
-	if [ ! -x ../shared/corpus/make-corpus ]; then
-		echo "kintsugi: no bench corpus: set CORPUS or provide ../shared/corpus/make-corpus" >&2
-		exit 1
-	fi
-	echo "building the bench corpus in $corpus (about 5 minutes)" >&2
-	../shared/corpus/make-corpus --profile bench --out "$corpus" --install-deps >&2
-fi
+corpus=$(bench_corpus "${CORPUS:-}")
 out=${OUT:-/tmp/kintsugi-watch-bench.json}
 "$tmp/watchbench" -kintsugi "$tmp/kintsugi" -sim "$tmp/ransomsim" -corpus "$corpus" -json "$out" "$@"
 echo "results: $out" >&2
