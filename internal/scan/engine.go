@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kintsugi-ir/kintsugi/internal/bufpool"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 	"github.com/kintsugi-ir/kintsugi/internal/scan/archive"
 	"github.com/kintsugi-ir/kintsugi/internal/source"
@@ -128,7 +129,7 @@ type Progress struct {
 type Engine struct {
 	cfg      Config
 	quick    []Detector
-	bufs     sync.Pool
+	bufs     *bufpool.Pool
 	Progress Progress
 }
 
@@ -163,7 +164,10 @@ func New(cfg Config) *Engine {
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()
 	}
-	e := &Engine{cfg: cfg}
+	// each worker holds a whole-file buffer, a read chunk and archive
+	// members at a time; keep about twice that for reuse
+	held := int64(cfg.Workers) * 2 * (l.WholeFile + int64(l.Chunk) + 1<<20)
+	e := &Engine{cfg: cfg, bufs: bufpool.New(held)}
 	for _, d := range cfg.Detectors {
 		if q, ok := d.(QuickDetector); ok && q.Quick() {
 			e.quick = append(e.quick, d)
@@ -533,22 +537,9 @@ func (o *object) finish(ctx context.Context) []incident.Finding {
 	return fs
 }
 
-func (e *Engine) getBuf(n int64) []byte {
-	if b, ok := e.bufs.Get().(*[]byte); ok && int64(cap(*b)) >= n {
-		return (*b)[:n]
-	}
-	size := n
-	if size < 1<<20 {
-		size = 1 << 20
-	}
-	return make([]byte, n, size)
-}
+func (e *Engine) getBuf(n int64) []byte { return e.bufs.Get(int(n)) }
 
-func (e *Engine) putBuf(b []byte) {
-	if int64(cap(b)) <= e.cfg.Limits.WholeFile {
-		e.bufs.Put(&b)
-	}
-}
+func (e *Engine) putBuf(b []byte) { e.bufs.Put(b) }
 
 // fullFile reads f once, streaming it to the hasher and every detector,
 // then opens it as an archive if it is one.
@@ -586,7 +577,8 @@ func (e *Engine) fullFile(ctx context.Context, f *os.File, in source.Info, ent s
 	cr := &countingReaderAt{r: f}
 	file.Content = cr
 	o := e.begin(ctx, file)
-	buf := make([]byte, lim.Chunk)
+	buf := e.getBuf(int64(lim.Chunk))
+	defer e.putBuf(buf)
 	var off int64
 	for off < in.Size && ctx.Err() == nil {
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), in.Size-off)], off)
@@ -742,7 +734,8 @@ func (e *Engine) member(ctx context.Context, parent *File, m archive.Member, mem
 		ra = spill
 		file.Content = spill
 		o = e.begin(ctx, file)
-		buf := make([]byte, lim.Chunk)
+		buf := e.getBuf(int64(lim.Chunk))
+		defer e.putBuf(buf)
 		for off := int64(0); off < n; {
 			k, err := spill.ReadAt(buf[:min(int64(len(buf)), n-off)], off)
 			if k > 0 {
@@ -767,9 +760,10 @@ func (e *Engine) member(ctx context.Context, parent *File, m archive.Member, mem
 // bytes.
 func (e *Engine) readMember(ctx context.Context, r io.Reader, max int64) ([]byte, *os.File, int64, error) {
 	lim := e.cfg.Limits
-	buf := e.getBuf(0)[:0]
+	buf := e.getBuf(1 << 20)[:0]
 	var total int64
-	chunk := make([]byte, 256<<10)
+	chunk := e.getBuf(256 << 10)
+	defer e.putBuf(chunk)
 	var spill *os.File
 	for {
 		if ctx.Err() != nil {
@@ -798,6 +792,13 @@ func (e *Engine) readMember(ctx context.Context, r io.Reader, max int64) ([]byte
 					return nil, spill, total, fmt.Errorf("spill member: %w", werr)
 				}
 			} else {
+				if len(buf)+k > cap(buf) {
+					// grow within the pool's sizes so the buffer is reused
+					nb := e.getBuf(int64(2 * cap(buf)))[:len(buf)]
+					copy(nb, buf)
+					e.putBuf(buf)
+					buf = nb
+				}
 				buf = append(buf, chunk[:k]...)
 			}
 		}

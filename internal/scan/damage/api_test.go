@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -288,3 +289,63 @@ func TestStatistics(t *testing.T) {
 }
 
 var _ io.ReaderAt = failingReader{}
+
+// TestRecycledBuffers runs every fixture, intact and with a damaged head,
+// through one detector whose buffer pool starts out full of garbage and
+// then holds the previous file's bytes, and checks each verdict and its
+// evidence against a detector that allocates fresh buffers.
+func TestRecycledBuffers(t *testing.T) {
+	ents, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pooled, fresh := New(Options{}), New(Options{})
+	fresh.bufs = nil
+	for c := 12; c <= 22; c++ {
+		b := pooled.bufs.Get(1 << c)
+		for i := range b {
+			b[i] = 0xa5
+		}
+		pooled.bufs.Put(b)
+	}
+	run := func(d *Detector, name string, data []byte, mode string) []incident.Finding {
+		f := &scan.File{Path: "/srv/" + name, Name: name, Size: int64(len(data)), ModTime: time.Unix(0, 0),
+			Content: bytes.NewReader(data), Whole: mode == "whole", Quick: mode == "quick"}
+		ex, err := d.Begin(context.Background(), f)
+		if err != nil || ex == nil {
+			t.Fatalf("%s: begin: %v", name, err)
+		}
+		if mode == "stream" {
+			for off := 0; off < len(data); off += 64 << 10 {
+				ex.Write(data[off:minInt(len(data), off+64<<10)])
+			}
+		}
+		fs, err := ex.Close(context.Background())
+		if err != nil {
+			t.Fatalf("%s %s: %v", name, mode, err)
+		}
+		return fs
+	}
+	n := 0
+	for _, ent := range ents {
+		if ent.IsDir() {
+			continue
+		}
+		intact := fixture{name: ent.Name()}.data(t)
+		damaged := append([]byte(nil), intact...)
+		randomize(damaged, 0, min(len(damaged), 4096), 7)
+		for _, data := range [][]byte{intact, damaged} {
+			for _, mode := range []string{"quick", "stream"} {
+				want, _ := json.Marshal(run(fresh, ent.Name(), data, mode))
+				got, _ := json.Marshal(run(pooled, ent.Name(), data, mode))
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s (%s): recycled buffers changed the result\n got %s\nwant %s", ent.Name(), mode, got, want)
+				}
+				n++
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d examinations", n)
+	}
+}

@@ -147,7 +147,7 @@ func BenchmarkProfile(b *testing.B) {
 }
 
 func classifyStream(tb testing.TB, name string, p []byte) {
-	a := newAnalysis(context.Background(), bytes.NewReader(p), int64(len(p)), name, nil, Options{}, nil)
+	a := newAnalysis(context.Background(), bytes.NewReader(p), int64(len(p)), name, nil, Options{}, nil, nil)
 	pr := newProfile(fullPlan(int64(len(p))))
 	for off := 0; off < len(p); off += 1 << 20 {
 		pr.write(p[off:minInt(len(p), off+1<<20)])
@@ -165,7 +165,7 @@ func classifyWhole(tb testing.TB, d *Detector, name string, p []byte) {
 	e.prof.write(p)
 	e.n = int64(len(p))
 	e.prof.finish()
-	a := newAnalysis(context.Background(), bytes.NewReader(p), int64(len(p)), name, p, d.opts, d.fam)
+	a := newAnalysis(context.Background(), bytes.NewReader(p), int64(len(p)), name, p, d.opts, d.fam, d.bufs)
 	a.prof = e.prof
 	if _, err := a.run(); err != nil {
 		tb.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kintsugi-ir/kintsugi/internal/bufpool"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 )
 
@@ -36,7 +37,7 @@ func (o Options) families() *Families {
 // the content should have and for the appended extension. It returns an
 // error only when reading fails; the file then could not be examined.
 func Classify(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options) (Result, error) {
-	a := newAnalysis(ctx, r, size, name, nil, opts, opts.families())
+	a := newAnalysis(ctx, r, size, name, nil, opts, opts.families(), nil)
 	p := fullPlan(size)
 	if opts.Quick {
 		p = quickPlan(size)
@@ -64,7 +65,7 @@ type analysis struct {
 	prof  *profile
 }
 
-func newAnalysis(ctx context.Context, r io.ReaderAt, size int64, name string, mem []byte, opts Options, fam *Families) *analysis {
+func newAnalysis(ctx context.Context, r io.ReaderAt, size int64, name string, mem []byte, opts Options, fam *Families, pool *bufpool.Pool) *analysis {
 	budget := int64(-1)
 	if opts.Quick {
 		p := quickPlan(size)
@@ -83,7 +84,7 @@ func newAnalysis(ctx context.Context, r io.ReaderAt, size int64, name string, me
 	}
 	return &analysis{
 		ctx:   ctx,
-		s:     newSource(r, size, mem, budget),
+		s:     newSource(r, size, mem, budget, pool),
 		size:  size,
 		hint:  hintFromName(name),
 		quick: opts.Quick,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/kintsugi-ir/kintsugi/internal/bufpool"
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 	"github.com/kintsugi-ir/kintsugi/internal/scan"
 )
@@ -13,6 +14,7 @@ import (
 type Detector struct {
 	opts Options
 	fam  *Families
+	bufs *bufpool.Pool
 }
 
 var (
@@ -22,7 +24,8 @@ var (
 
 // New returns a damage detector.
 func New(opts Options) *Detector {
-	return &Detector{opts: opts, fam: opts.families()}
+	// a worker's windows and pinned head and tail take a few MiB
+	return &Detector{opts: opts, fam: opts.families(), bufs: bufpool.New(64 << 20)}
 }
 
 // Name implements scan.Detector.
@@ -70,7 +73,8 @@ func (e *examination) Write(p []byte) (int, error) {
 
 // Close classifies the file.
 func (e *examination) Close(ctx context.Context) ([]incident.Finding, error) {
-	a := newAnalysis(ctx, e.f.Content, e.f.Size, e.f.Name, e.mem, e.opts, e.d.fam)
+	a := newAnalysis(ctx, e.f.Content, e.f.Size, e.f.Name, e.mem, e.opts, e.d.fam, e.d.bufs)
+	defer a.s.release()
 	if e.prof != nil && e.n == e.f.Size {
 		e.prof.finish()
 		a.prof = e.prof

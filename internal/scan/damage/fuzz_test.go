@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kintsugi-ir/kintsugi/internal/bufpool"
 )
 
 // Fuzz targets: one per validator, seeded from testdata. Each input runs
@@ -23,6 +25,7 @@ func seed(f *testing.F, names ...string) {
 }
 
 func runValidator(t *testing.T, data []byte, run func(v *vctx)) {
+	pool := bufpool.New(8 << 20) // the four runs reuse each other's buffers
 	for _, quick := range []bool{false, true} {
 		for _, mem := range []bool{false, true} {
 			var m []byte
@@ -33,12 +36,13 @@ func runValidator(t *testing.T, data []byte, run func(v *vctx)) {
 			if quick {
 				budget = 64 << 10
 			}
-			s := newSource(bytes.NewReader(data), int64(len(data)), m, budget)
+			s := newSource(bytes.NewReader(data), int64(len(data)), m, budget, pool)
 			v := newVctx(context.Background(), s, quick, "fuzz")
 			run(v)
 			if len(v.rep.probes) > maxProbes || len(v.rep.breaks) > maxBreaks || len(v.rep.spans) > maxSpans {
 				t.Fatalf("report grew past its limits")
 			}
+			s.release()
 		}
 	}
 }

@@ -248,7 +248,7 @@ func (pr *profile) fill(s *source) {
 		b := s.bytes(off, int(end-off))
 		if off == 0 || end == pr.plan.size {
 			// the head and the tail are read again by validators
-			b = append([]byte(nil), b...)
+			b = append(s.alloc(len(b))[:0], b...)
 			s.pin(off, b)
 		}
 		if len(b) > 0 {

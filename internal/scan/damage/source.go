@@ -3,6 +3,8 @@ package damage
 import (
 	"errors"
 	"io"
+
+	"github.com/kintsugi-ir/kintsugi/internal/bufpool"
 )
 
 // errBudget stops a validator when the read budget of a quick examination is
@@ -40,6 +42,39 @@ type source struct {
 	pinBuf [4][]byte
 	win    []byte
 	big    []byte
+
+	// pool recycles the buffers above (and large private copies) once
+	// the examination is over: quick triage opens files faster than fresh
+	// megabyte buffers can be faulted in and collected.
+	pool  *bufpool.Pool
+	owned [][]byte
+}
+
+// alloc returns a buffer of n bytes that lives until release.
+func (s *source) alloc(n int) []byte {
+	if s.pool == nil || n < pooledMin {
+		return make([]byte, n)
+	}
+	b := s.pool.Get(n)
+	s.owned = append(s.owned, b)
+	return b
+}
+
+// pooledMin is the smallest buffer worth taking from the pool.
+const pooledMin = pageSize
+
+// release gives every buffer back to the pool. Nothing read through s
+// may be used afterwards.
+func (s *source) release() {
+	for _, b := range s.owned {
+		s.pool.Put(b)
+	}
+	s.owned = nil
+	s.win, s.big = nil, nil
+	s.pinBuf = [4][]byte{}
+	for i := range s.pages {
+		s.pages[i] = page{off: -1}
+	}
 }
 
 // pin keeps b, the bytes at off, for later reads.
@@ -63,11 +98,11 @@ type page struct {
 	used uint64
 }
 
-func newSource(r io.ReaderAt, size int64, mem []byte, budget int64) *source {
+func newSource(r io.ReaderAt, size int64, mem []byte, budget int64, pool *bufpool.Pool) *source {
 	if mem != nil && int64(len(mem)) != size {
 		mem = nil
 	}
-	s := &source{r: r, size: size, mem: mem, budget: budget}
+	s := &source{r: r, size: size, mem: mem, budget: budget, pool: pool}
 	for i := range s.pages {
 		s.pages[i].off = -1
 	}
@@ -140,7 +175,7 @@ func (s *source) bytes(off int64, n int) []byte {
 	// reads across pages go to a scratch buffer reused by the next such
 	// read
 	if cap(s.big) < n {
-		s.big = make([]byte, n)
+		s.big = s.alloc(n)
 	}
 	got := s.fetch(s.big[:n], off)
 	return s.big[:got]
@@ -163,7 +198,7 @@ func (s *source) window(off int64, n int) []byte {
 		return s.bytes(off, n)
 	}
 	if cap(s.win) < n {
-		s.win = make([]byte, n)
+		s.win = s.alloc(n)
 	}
 	got := s.fetch(s.win[:n], off)
 	return s.win[:got]
@@ -178,7 +213,7 @@ func (s *source) copyBytes(off int64, n int) []byte {
 	if s.mem != nil {
 		return b
 	}
-	return append([]byte(nil), b...)
+	return append(s.alloc(len(b))[:0], b...)
 }
 
 func (s *source) page(po int64) *page {
@@ -195,7 +230,7 @@ func (s *source) page(po int64) *page {
 		}
 	}
 	if victim.buf == nil {
-		victim.buf = make([]byte, pageSize)
+		victim.buf = s.alloc(pageSize)
 	}
 	n := pageSize
 	if rem := s.size - po; rem < int64(n) {
