@@ -70,6 +70,17 @@ type QuickDetector interface {
 	Quick() bool
 }
 
+// QuickPlanner is implemented by quick detectors that know before opening
+// a file which byte ranges they will read. In --quick mode the engine asks
+// the disk for those ranges a few files ahead, so that a cold disk serves
+// one file while another is examined.
+type QuickPlanner interface {
+	QuickPlan(name string, size int64) []Range
+}
+
+// Range is a span of a file: Len bytes from Off.
+type Range struct{ Off, Len int64 }
+
 // RuleSetDigester is implemented by detectors whose verdicts depend on
 // loaded rules; the digest goes into the scan's rule-set digest so that a
 // change of rules invalidates earlier verdicts.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kintsugi-ir/kintsugi/internal/incident"
 	"github.com/kintsugi-ir/kintsugi/internal/scan"
@@ -316,5 +318,79 @@ func TestExamineTee(t *testing.T) {
 		if size > 0 && (r.TeeErr == nil || r.Verdict == incident.Clean) {
 			t.Fatalf("size %d: a failing tee gave %s (%v)", size, r.Verdict, r.TeeErr)
 		}
+	}
+}
+
+// planner is a quick detector that announces the first KiB of every file
+// and records which files it was asked about.
+type planner struct {
+	mu     sync.Mutex
+	asked  map[string]int64
+	closed int
+}
+
+func (p *planner) Name() string { return "planner" }
+func (p *planner) Quick() bool  { return true }
+
+func (p *planner) QuickPlan(name string, size int64) []scan.Range {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked[name] = size
+	return []scan.Range{{Off: 0, Len: min(size, 1024)}}
+}
+
+func (p *planner) Begin(context.Context, *scan.File) (scan.Examination, error) { return p, nil }
+func (p *planner) Write(b []byte) (int, error)                                 { return len(b), nil }
+func (p *planner) Close(context.Context) ([]incident.Finding, error) {
+	p.mu.Lock()
+	p.closed++
+	p.mu.Unlock()
+	return nil, nil
+}
+
+// TestQuickPrefetch checks the read-ahead stage of --quick: every walked
+// entry still gets exactly one result, only regular files inside the tree
+// are announced, a FIFO does not block it, and it leaves atimes alone.
+func TestQuickPrefetch(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 40 {
+		write(t, filepath.Join(dir, "d", fmt.Sprintf("f%02d.bin", i)), bytes.Repeat([]byte{byte(i)}, 3000+i))
+	}
+	write(t, filepath.Join(dir, "huge.bin"), make([]byte, 10000))
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("/etc/hostname", filepath.Join(dir, "outside"))
+	os.Symlink("d/f00.bin", filepath.Join(dir, "inside"))
+	probe := filepath.Join(dir, "d", "f07.bin")
+	old := time.Unix(1_000_000_000, 0)
+	if err := os.Chtimes(probe, old, old); err != nil {
+		t.Fatal(err)
+	}
+	p := &planner{asked: map[string]int64{}}
+	cfg := scan.Config{Quick: true, Detectors: []scan.Detector{p}, Limits: scan.Limits{MaxSize: 5000}}
+	done := make(chan map[string]scan.Result, 1)
+	go func() { done <- runEngine(t, cfg, dir) }()
+	var got map[string]scan.Result
+	select {
+	case got = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("quick scan blocked (FIFO?)")
+	}
+	if len(got) != 40+4 { // 40 files, huge.bin, fifo, two links
+		t.Errorf("%d results, want 44", len(got))
+	}
+	if len(p.asked) != 40 || p.closed != 40 {
+		t.Errorf("announced %d files and examined %d, want 40 and 40 (not the FIFO, the links or the file over --max-size)", len(p.asked), p.closed)
+	}
+	if p.asked["f39.bin"] != 3039 {
+		t.Errorf("f39.bin announced with size %d", p.asked["f39.bin"])
+	}
+	st, err := os.Stat(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at := st.Sys().(*syscall.Stat_t).Atim; at.Sec != old.Unix() {
+		t.Errorf("quick scan changed an atime: %v", time.Unix(at.Sec, at.Nsec))
 	}
 }

@@ -20,6 +20,7 @@ type Detector struct {
 var (
 	_ scan.Detector      = (*Detector)(nil)
 	_ scan.QuickDetector = (*Detector)(nil)
+	_ scan.QuickPlanner  = (*Detector)(nil)
 )
 
 // New returns a damage detector.
@@ -33,6 +34,17 @@ func (d *Detector) Name() string { return "damage" }
 
 // Quick implements scan.QuickDetector.
 func (d *Detector) Quick() bool { return true }
+
+// QuickPlan implements scan.QuickPlanner: the blocks quick mode samples,
+// the head that every validator starts from among them.
+func (d *Detector) QuickPlan(name string, size int64) []scan.Range {
+	var rs []scan.Range
+	quickPlan(size).runs(func(off, end int64) bool {
+		rs = append(rs, scan.Range{Off: off, Len: end - off})
+		return true
+	})
+	return rs
+}
 
 // Begin implements scan.Detector.
 func (d *Detector) Begin(ctx context.Context, f *scan.File) (scan.Examination, error) {

@@ -232,7 +232,7 @@ func (pr *profile) fill(s *source) {
 		// announce every run first: the reads below then find them
 		// on their way or in memory instead of waiting one by one
 		left := s.budget // never ask for more than may be read
-		pr.runs(func(off, end int64) bool {
+		pr.plan.runs(func(off, end int64) bool {
 			if s.budget >= 0 {
 				if left <= 0 {
 					return false
@@ -244,7 +244,7 @@ func (pr *profile) fill(s *source) {
 			return true
 		})
 	}
-	pr.runs(func(off, end int64) bool {
+	pr.plan.runs(func(off, end int64) bool {
 		b := s.bytes(off, int(end-off))
 		if off == 0 || end == pr.plan.size {
 			// the head and the tail are read again by validators
@@ -261,14 +261,14 @@ func (pr *profile) fill(s *source) {
 
 // runs calls fn with each run of planned blocks (contiguous wanted blocks,
 // at most 1 MiB), in order, until fn returns false.
-func (pr *profile) runs(fn func(off, end int64) bool) {
-	for off := pr.plan.next(0); off < pr.plan.size; off = pr.plan.next(off + blockSize) {
+func (p plan) runs(fn func(off, end int64) bool) {
+	for off := p.next(0); off < p.size; off = p.next(off + blockSize) {
 		end := off + blockSize
-		for end < pr.plan.size && pr.plan.wants(end) && end-off < 1<<20 {
+		for end < p.size && p.wants(end) && end-off < 1<<20 {
 			end += blockSize
 		}
-		if end > pr.plan.size {
-			end = pr.plan.size
+		if end > p.size {
+			end = p.size
 		}
 		if !fn(off, end) {
 			return

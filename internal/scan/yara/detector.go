@@ -45,6 +45,7 @@ type Detector struct {
 var (
 	_ scan.QuickDetector   = (*Detector)(nil)
 	_ scan.RuleSetDigester = (*Detector)(nil)
+	_ scan.QuickPlanner    = (*Detector)(nil)
 )
 
 // NewDetector returns a detector scanning with r.
@@ -124,10 +125,23 @@ var quickExts = map[string]bool{
 	".asp": true, ".aspx": true, ".jsp": true, ".conf": true, ".cfg": true, ".ini": true,
 }
 
+// quickRead reports whether quick mode reads (and scans) a file.
+func quickRead(name string, size int64) bool {
+	return size <= quickMax && quickExts[strings.ToLower(filepath.Ext(name))]
+}
+
+// QuickPlan implements scan.QuickPlanner.
+func (d *Detector) QuickPlan(name string, size int64) []scan.Range {
+	if size <= 0 || !quickRead(name, size) {
+		return nil
+	}
+	return []scan.Range{{Off: 0, Len: size}}
+}
+
 // Begin starts the examination of one file.
 func (d *Detector) Begin(ctx context.Context, f *scan.File) (scan.Examination, error) {
 	if f.Quick {
-		if f.Size > quickMax || !quickExts[strings.ToLower(filepath.Ext(f.Name))] {
+		if !quickRead(f.Name, f.Size) {
 			return nil, nil
 		}
 		buf := make([]byte, f.Size)
