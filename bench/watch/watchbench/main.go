@@ -51,7 +51,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 20, "runs per mode")
 	flag.IntVar(&o.files, "files", 2000, "files per run")
 	flag.IntVar(&o.naiveRuns, "naive-runs", 5, "runs per mode for the naive detector (0: none)")
-	flag.IntVar(&o.cpRuns, "cp-runs", 9, "cp -r runs with and without the agent (interleaved; medians compared)")
+	flag.IntVar(&o.cpRuns, "cp-runs", 9, "pairs of cp -r runs without and with the agent (order alternating; medians compared)")
 	flag.DurationVar(&o.idle, "idle", time.Minute, "how long idle CPU is measured")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -77,6 +77,7 @@ type report struct {
 	CPUAgent  float64              `json:"agent_cpu_seconds_during_cp"`
 	CP        map[string]float64   `json:"cp_seconds"`
 	CPRuns    map[string][]float64 `json:"cp_runs_seconds"`
+	CPCPU     map[string]float64   `json:"cp_cpu_seconds"` // cp's own user+system time, medians
 	NaiveCP   string               `json:"naive_cp"`
 	AgentCP   string               `json:"agent_cp"`
 	Machine   string               `json:"machine"`
@@ -249,17 +250,22 @@ type agent struct {
 // settle waits until the agent has read every queued event (its event
 // count stays still for half a second).
 func (a *agent) settle() {
+	// quiet: no new events and at most one clock tick of CPU (10 ms)
+	// per 100 ms, five times in a row
 	last, still := int64(-1), 0
+	lastCPU, _ := cpuTicks(a.cmd.Process.Pid)
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && still < 5; {
 		rep, err := watch.Control(context.Background(), a.state, watch.ControlRequest{Op: "status"})
 		if err != nil {
 			return
 		}
-		if rep.Stats.Events == last {
+		cpu, _ := cpuTicks(a.cmd.Process.Pid)
+		if rep.Stats.Events == last && cpu-lastCPU <= 1 {
 			still++
 		} else {
-			still, last = 0, rep.Stats.Events
+			still = 0
 		}
+		last, lastCPU = rep.Stats.Events, cpu
 		time.Sleep(100 * time.Millisecond)
 	}
 }
@@ -345,27 +351,38 @@ func cpOverhead(o options, mnt, root string, rep *report) error {
 	dst := filepath.Join(mnt, "cp-dst")
 	// the destination is removed before the agent starts: removing it
 	// with the agent running would delete the decoys it placed there
-	cp := func() (float64, error) {
+	cp := func() (wall, cpu float64, err error) {
 		unix.Sync()
 		start := time.Now()
-		out, err := exec.Command("cp", "-r", o.corpus, dst).CombinedOutput()
+		cmd := exec.Command("cp", "-r", o.corpus, dst)
+		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return 0, fmt.Errorf("cp: %v %s", err, out)
+			return 0, 0, fmt.Errorf("cp: %v %s", err, out)
 		}
-		return time.Since(start).Seconds(), nil
+		wall = time.Since(start).Seconds()
+		return wall, (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(), nil
 	}
 	// warm the page cache
-	if _, err := cp(); err != nil {
+	if _, _, err := cp(); err != nil {
 		return err
 	}
-	var without, with []float64
-	for range o.cpRuns {
+	// Copies into a fresh tmpfs tree vary by a factor of two on a VM
+	// whose host reclaims freed guest memory: the same cp took 0.61 to
+	// 1.85 s here with no agent at all. Runs therefore come in pairs
+	// whose order alternates (without-with, then with-without), so that
+	// drift and alternating slow runs fall on both sides alike, and cp's
+	// own CPU time is reported beside the wall time.
+	var without, with, cpuWithout, cpuWith []float64
+	withoutRun := func() error {
 		os.RemoveAll(dst)
-		t, err := cp()
+		t, c, err := cp()
 		if err != nil {
 			return err
 		}
-		without = append(without, t)
+		without, cpuWithout = append(without, t), append(cpuWithout, c)
+		return nil
+	}
+	withRun := func() error {
 		os.RemoveAll(dst)
 		ag, err := startAgent(o.kintsugi, mnt, filepath.Join(root, "state-cp"))
 		if err != nil {
@@ -375,7 +392,7 @@ func cpOverhead(o options, mnt, root string, rep *report) error {
 		// the steady state a copy meets on a watched server
 		ag.settle()
 		c0, _ := cpuTicks(ag.cmd.Process.Pid)
-		t, err = cp()
+		t, c, err := cp()
 		c1, _ := cpuTicks(ag.cmd.Process.Pid)
 		rep.CPUAgent += float64(c1-c0) / 100 / float64(o.cpRuns)
 		if al, stopped := ag.wait(500 * time.Millisecond); stopped {
@@ -384,10 +401,24 @@ func cpOverhead(o options, mnt, root string, rep *report) error {
 		ag.stop()
 		if err != nil {
 			rep.AgentCP = "cp failed: " + err.Error()
-			continue
+			return nil
 		}
-		with = append(with, t)
+		with, cpuWith = append(with, t), append(cpuWith, c)
+		return nil
 	}
+	for i := range o.cpRuns {
+		first, second := withoutRun, withRun
+		if i%2 == 1 {
+			first, second = withRun, withoutRun
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
+			return err
+		}
+	}
+	rep.CPCPU = map[string]float64{"without_agent": median(cpuWithout), "with_agent": median(cpuWith)}
 	rep.CP["without_agent"] = median(without)
 	rep.CP["with_agent"] = median(with)
 	rep.CPRuns = map[string][]float64{"without_agent": without, "with_agent": with}
@@ -396,7 +427,7 @@ func cpOverhead(o options, mnt, root string, rep *report) error {
 	if err != nil {
 		return err
 	}
-	_, err = cp()
+	_, _, err = cp()
 	if al, stopped := nv.wait(500 * time.Millisecond); stopped {
 		rep.NaiveCP = "killed cp: " + al.Summary
 	} else if err != nil {
@@ -529,6 +560,8 @@ func printReport(w *os.File, modes []string, rep *report) {
 	}
 	fmt.Fprintf(w, "\ncp -r %s into the watched tmpfs: %.2f s without the agent, %.2f s with it (%+.1f%%); agent: %s; naive detector: %s\n",
 		rep.Corpus, rep.CP["without_agent"], rep.CP["with_agent"], (rep.CP["with_agent"]/rep.CP["without_agent"]-1)*100, rep.AgentCP, rep.NaiveCP)
+	fmt.Fprintf(w, "cp's own CPU time (user+system, medians): %.2f s without the agent, %.2f s with it (%+.1f%%)\n",
+		rep.CPCPU["without_agent"], rep.CPCPU["with_agent"], (rep.CPCPU["with_agent"]/rep.CPCPU["without_agent"]-1)*100)
 	fmt.Fprintf(w, "agent CPU during each cp: %.2f s\n", rep.CPUAgent)
 	fmt.Fprintf(w, "agent CPU while idle: %.2f%% of one core (the machine ran %.0f process events/s meanwhile, each one an event for the agent)\n", rep.IdleCPU, rep.IdleProcs)
 }
