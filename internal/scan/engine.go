@@ -257,7 +257,7 @@ func (e *Engine) planners() []QuickPlanner {
 func (e *Engine) prefetch(ctx context.Context, planners []QuickPlanner, in <-chan source.Entry, out chan<- source.Entry) {
 	defer close(out)
 	for ent := range in {
-		if ent.Kind == source.KindFile && ent.Open == ent.Path {
+		if ent.Kind == source.KindFile {
 			e.prefetchFile(ent, planners)
 		}
 		select {
@@ -282,7 +282,7 @@ func (e *Engine) prefetchFile(ent source.Entry, planners []QuickPlanner) {
 	if len(rs) == 0 {
 		return
 	}
-	f, _, err := source.Open(ent.Open, &ent.Info)
+	f, _, err := openEntry(ent)
 	if err != nil {
 		return // the worker reports it
 	}
@@ -394,6 +394,16 @@ func unscannable(rule, reason string) incident.Finding {
 	return incident.Finding{Detector: "engine", Rule: rule, Verdict: incident.Unscannable, Reason: reason}
 }
 
+// openEntry opens a walked regular file read-only, checking that it is
+// still the file the walk saw.
+func openEntry(ent source.Entry) (*os.File, source.Info, error) {
+	want := &ent.Info
+	if ent.Open != ent.Path {
+		want = nil // a followed link: the lstat was of the link itself
+	}
+	return source.Open(ent.Open, want)
+}
+
 // examineFile opens, reads once and examines one regular file.
 func (e *Engine) examineFile(ctx context.Context, ent source.Entry, r *Result, tee Tee) {
 	lim := e.cfg.Limits
@@ -401,11 +411,7 @@ func (e *Engine) examineFile(ctx context.Context, ent source.Entry, r *Result, t
 		r.Findings = append(r.Findings, unscannable("too-big", fmt.Sprintf("larger than --max-size (%d > %d bytes): not examined", ent.Info.Size, lim.MaxSize)))
 		return
 	}
-	want := &ent.Info
-	if ent.Open != ent.Path {
-		want = nil // a followed link: the lstat was of the link itself
-	}
-	f, before, err := source.Open(ent.Open, want)
+	f, before, err := openEntry(ent)
 	if err != nil {
 		r.Reusable = false
 		r.Findings = append(r.Findings, unscannable("open", "cannot open: "+errText(err)))
@@ -449,13 +455,6 @@ func (e *Engine) examineFile(ctx context.Context, ent source.Entry, r *Result, t
 type countingReaderAt struct {
 	r io.ReaderAt
 	n atomic.Int64
-}
-
-// Prefetch asks the kernel to start reading [off, off+n) of a file.
-func (c *countingReaderAt) Prefetch(off, n int64) {
-	if f, ok := c.r.(*os.File); ok {
-		unix.Fadvise(int(f.Fd()), off, n, unix.FADV_WILLNEED)
-	}
 }
 
 func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {

@@ -228,22 +228,6 @@ func (pr *profile) finish() {
 
 // fill reads every planned block through s (Classify and quick mode).
 func (pr *profile) fill(s *source) {
-	if pf, ok := s.r.(Prefetcher); ok && s.mem == nil {
-		// announce every run first: the reads below then find them
-		// on their way or in memory instead of waiting one by one
-		left := s.budget // never ask for more than may be read
-		pr.plan.runs(func(off, end int64) bool {
-			if s.budget >= 0 {
-				if left <= 0 {
-					return false
-				}
-				end = min(end, off+left)
-				left -= end - off
-			}
-			pf.Prefetch(off, end-off)
-			return true
-		})
-	}
 	pr.plan.runs(func(off, end int64) bool {
 		b := s.bytes(off, int(end-off))
 		if off == 0 || end == pr.plan.size {
@@ -275,13 +259,6 @@ func (p plan) runs(fn func(off, end int64) bool) {
 		}
 		off = end - blockSize
 	}
-}
-
-// Prefetcher is a reader that can be told which ranges will be read
-// soon (a file: posix_fadvise WILLNEED), so that a cold disk serves the
-// sampled blocks together.
-type Prefetcher interface {
-	Prefetch(off, n int64)
 }
 
 func (pr *profile) addRun(off int64, b []byte) {
