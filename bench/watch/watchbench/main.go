@@ -247,11 +247,10 @@ type agent struct {
 	done   chan struct{}
 }
 
-// settle waits until the agent has read every queued event (its event
-// count stays still for half a second).
+// settle waits until the agent has read every queued event and is done
+// with them: its event count stays still and it uses at most one clock
+// tick of CPU (10 ms) per 100 ms, five polls in a row.
 func (a *agent) settle() {
-	// quiet: no new events and at most one clock tick of CPU (10 ms)
-	// per 100 ms, five times in a row
 	last, still := int64(-1), 0
 	lastCPU, _ := cpuTicks(a.cmd.Process.Pid)
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && still < 5; {
