@@ -208,7 +208,10 @@ func describe(srcs []source) ([]string, string) {
 		if !s.builtin {
 			files = append(files, s.name)
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00%s", s.ns, len(s.text), s.text)
+		// Written piecewise: through fmt the whole text would be copied
+		// into a formatting buffer first.
+		fmt.Fprintf(h, "%s\x00%d\x00", s.ns, len(s.text))
+		io.WriteString(h, s.text)
 	}
 	return files, hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -23,8 +23,7 @@ type ruleSpan struct {
 	start, end int // byte range of the rule, modifiers to closing brace
 	name       string
 	keep       bool   // private, global, or referenced: never left out
-	magic      string // bytes the file must start with ("" if none)
-	maxSize    int64  // the file must be smaller than this (0 if no bound)
+	needs      []need // the condition holds only under one of these
 	cond       []token
 }
 
@@ -101,7 +100,7 @@ func parseRules(src string) []ruleSpan {
 		}
 	}
 	for i := range rules {
-		rules[i].magic, rules[i].maxSize = requirements(rules[i].cond)
+		rules[i].needs = requirements(rules[i].cond)
 	}
 	return rules
 }
@@ -310,38 +309,102 @@ func (lx *lexer) peekColon() bool {
 	return lx.pos+skip < len(lx.src) && lx.src[lx.pos+skip] == ':'
 }
 
-// requirements reads the top-level conjuncts of a condition: bytes the
-// file must start with, and an exclusive upper bound on its size.
-func requirements(cond []token) (magic string, maxSize int64) {
-	var terms [][]token
+// need is one way a condition can be true: bytes the file must then start
+// with ("" if none) and an exclusive upper bound on its size (0 if none).
+type need struct {
+	magic   string
+	maxSize int64
+}
+
+// maxNeeds caps how many alternatives a condition is analysed into; a
+// condition with more is treated as requiring nothing.
+const maxNeeds = 16
+
+// requirements reads a condition into the alternatives under which it can
+// be true: if the condition holds, so does one of the returned needs. It
+// follows "and", "or" and parentheses to any depth, so that both
+// "(uint16(0) == 0x5a4d and filesize < 1MB and any of them)" and
+// "(uint16(0) == 0x5a4d or uint32(0) == 0x464c457f) and $a" are read.
+// Terms it does not understand require nothing; a "not" is never looked
+// into. A condition that may be true without any requirement yields a
+// single empty need.
+func requirements(cond []token) []need {
+	// Unwrap parentheses around the whole expression.
+	for len(cond) >= 2 && cond[0].text == "(" && cond[len(cond)-1].text == ")" && balanced(cond[1:len(cond)-1]) {
+		cond = cond[1 : len(cond)-1]
+	}
+	if parts := splitTop(cond, "or"); len(parts) > 1 {
+		// Any alternative of any part.
+		var out []need
+		for _, p := range parts {
+			for _, n := range requirements(p) {
+				if n == (need{}) || len(out) == maxNeeds {
+					return []need{{}}
+				}
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	if parts := splitTop(cond, "and"); len(parts) > 1 {
+		// Every part: the cross product of their alternatives.
+		out := []need{{}}
+		for _, p := range parts {
+			alts := requirements(p)
+			if len(out)*len(alts) > maxNeeds {
+				return []need{{}}
+			}
+			var next []need
+			for _, a := range out {
+				for _, b := range alts {
+					next = append(next, both(a, b))
+				}
+			}
+			out = next
+		}
+		return out
+	}
+	if m, ok := magicTerm(cond); ok {
+		return []need{{magic: m}}
+	}
+	if n, ok := sizeTerm(cond); ok {
+		return []need{{maxSize: n}}
+	}
+	return []need{{}}
+}
+
+// both is what a and b require together. Of two magics, the longer one is
+// kept when one extends the other, else the first (a weaker requirement
+// than the truth, which is that nothing can match).
+func both(a, b need) need {
+	switch {
+	case a.magic == "":
+		a.magic = b.magic
+	case strings.HasPrefix(b.magic, a.magic):
+		a.magic = b.magic
+	}
+	if b.maxSize > 0 && (a.maxSize == 0 || b.maxSize < a.maxSize) {
+		a.maxSize = b.maxSize
+	}
+	return a
+}
+
+// splitTop splits ts at the operator op outside parentheses.
+func splitTop(ts []token, op string) [][]token {
+	var parts [][]token
 	depth, from := 0, 0
-	for i, t := range cond {
+	for i, t := range ts {
 		switch {
 		case t.text == "(":
 			depth++
 		case t.text == ")":
 			depth--
-		case depth == 0 && t.kind == 'i' && t.text == "or":
-			return "", 0 // a disjunction at the top: nothing is required
-		case depth == 0 && t.kind == 'i' && t.text == "and":
-			terms = append(terms, cond[from:i])
+		case depth == 0 && t.kind == 'i' && t.text == op:
+			parts = append(parts, ts[from:i])
 			from = i + 1
 		}
 	}
-	terms = append(terms, cond[from:])
-	for _, term := range terms {
-		// Unwrap one layer of parentheses around a term.
-		for len(term) >= 2 && term[0].text == "(" && term[len(term)-1].text == ")" && balanced(term[1:len(term)-1]) {
-			term = term[1 : len(term)-1]
-		}
-		if m, ok := magicTerm(term); ok && magic == "" {
-			magic = m
-		}
-		if n, ok := sizeTerm(term); ok && (maxSize == 0 || n < maxSize) {
-			maxSize = n
-		}
-	}
-	return magic, maxSize
+	return append(parts, ts[from:])
 }
 
 func balanced(ts []token) bool {
@@ -375,7 +438,7 @@ func magicTerm(t []token) (string, bool) {
 	default:
 		return "", false
 	}
-	if fn[1].text != "(" || fn[2].text != "0" || fn[3].text != ")" {
+	if off, ok := yaraNumber(fn[2].text); !ok || off != 0 || fn[1].text != "(" || fn[3].text != ")" {
 		return "", false
 	}
 	width, bigEndian := 0, false
@@ -489,31 +552,42 @@ func classOf(head []byte, size int64) fileClass {
 	return c
 }
 
-// excluded reports whether rule r cannot match any file of class c.
+// excluded reports whether rule r cannot match any file of class c: none
+// of the ways its condition can be true fits the class.
 func (r ruleSpan) excluded(c fileClass) bool {
-	if r.keep {
+	if r.keep || len(r.needs) == 0 {
 		return false
 	}
-	if r.maxSize > 0 && r.maxSize <= sizeBuckets[c.bucket] {
+	for _, n := range r.needs {
+		if !n.excludes(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// excludes reports whether no file of class c can meet n.
+func (n need) excludes(c fileClass) bool {
+	if n.maxSize > 0 && n.maxSize <= sizeBuckets[c.bucket] {
 		return true
 	}
-	if r.magic == "" {
+	if n.magic == "" {
 		return false
 	}
 	if c.magic == "" {
-		// The file starts with none of the class magics: rules that
-		// require one of them cannot match.
+		// The file starts with none of the class magics: a need of one
+		// of them cannot be met.
 		for _, m := range classMagics {
-			if strings.HasPrefix(r.magic, m) {
+			if strings.HasPrefix(n.magic, m) {
 				return true
 			}
 		}
 		return false
 	}
-	// The file starts with c.magic: a rule requiring other first bytes
-	// cannot match.
-	n := min(len(r.magic), len(c.magic))
-	return r.magic[:n] != c.magic[:n]
+	// The file starts with c.magic: a need of other first bytes cannot
+	// be met.
+	k := min(len(n.magic), len(c.magic))
+	return n.magic[:k] != c.magic[:k]
 }
 
 // pruned returns src without the rules that cannot match class c, with

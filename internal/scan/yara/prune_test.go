@@ -1,6 +1,7 @@
 package yara
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,12 @@ rule e { condition: 100 > filesize and #a > 2 }
 rule pref_one { condition: true }
 rule pref_two { condition: filesize < 1KB }
 rule f { condition: any of (pref_*) }
+rule w { condition: (uint16(0) == 0x5a4d and filesize < 300KB and all of them) }
+rule x { condition: (uint16(0) == 0x5a4d and uint32(uint32(0x3c)) == 0x00004550) and any of them }
+rule y { condition: (uint16(0) == 0x5a4d or uint32be(0x0) == 0x7f454c46) and $a }
+rule z { condition: uint16(0) == 0x5a4d and filesize < 40KB and 3 of them or 4 of them }
+rule n { condition: not (uint16(0) == 0x5a4d) and filesize < 2KB }
+rule o { condition: (uint16(0) == 0x5a4d and filesize < 1MB) or (uint16(0) == 0x457f and filesize < 2MB) }
 `
 	rules := parseRules(src)
 	if rules == nil {
@@ -43,31 +50,36 @@ rule f { condition: any of (pref_*) }
 	}
 	tests := []struct {
 		name  string
-		magic string
-		max   int64
+		needs []need
 		keep  bool
 	}{
-		{"a", "MZ", 100 << 10, false},
-		{"helper", "", 2<<20 + 1, true},
-		{"b", "\x7fELF", 0, false},
-		{"c", "\x7fELF", 1 << 20, false},
-		{"d", "", 0, false},
-		{"g", "", 50 << 20, true},
-		{"e", "", 100, false},
-		{"pref_two", "", 1 << 10, true},
+		{"a", []need{{"MZ", 100 << 10}}, false},
+		{"helper", []need{{"", 2<<20 + 1}}, true},
+		{"b", []need{{"\x7fELF", 0}}, false},
+		{"c", []need{{"\x7fELF", 1 << 20}}, false},
+		{"d", []need{{"MZ", 0}, {"", 10}}, false},
+		{"g", []need{{"", 50 << 20}}, true},
+		{"e", []need{{"", 100}}, false},
+		{"pref_two", []need{{"", 1 << 10}}, true},
+		{"w", []need{{"MZ", 300 << 10}}, false},
+		{"x", []need{{"MZ", 0}}, false},
+		{"y", []need{{"MZ", 0}, {"\x7fELF", 0}}, false},
+		{"z", []need{{}}, false},
+		{"n", []need{{"", 2 << 10}}, false},
+		{"o", []need{{"MZ", 1 << 20}, {"\x7fE", 2 << 20}}, false},
 	}
 	for _, tc := range tests {
 		r := got[tc.name]
-		if r.magic != tc.magic || r.maxSize != tc.max || r.keep != tc.keep {
-			t.Errorf("%s: magic %q max %d keep %v; want %q %d %v", tc.name, r.magic, r.maxSize, r.keep, tc.magic, tc.max, tc.keep)
+		if fmt.Sprint(r.needs) != fmt.Sprint(tc.needs) || r.keep != tc.keep {
+			t.Errorf("%s: needs %v keep %v; want %v %v", tc.name, r.needs, r.keep, tc.needs, tc.keep)
 		}
 	}
 	big := classOf([]byte("ftypisom"), 500<<20)
 	out, n := pruned(src, rules, big)
-	if n != 4 || strings.Count(out, "\n") != strings.Count(src, "\n") {
-		t.Fatalf("pruned %d rules for a big video (want a, b, c, e), line count %d vs %d:\n%s", n, strings.Count(out, "\n"), strings.Count(src, "\n"), out)
+	if n != 10 || strings.Count(out, "\n") != strings.Count(src, "\n") {
+		t.Fatalf("pruned %d rules for a big video (want a, b, c, d, e, w, x, y, n, o), line count %d vs %d:\n%s", n, strings.Count(out, "\n"), strings.Count(src, "\n"), out)
 	}
-	for _, name := range []string{"rule d", "private rule helper", "global rule g", "rule f", "rule pref_two"} {
+	for _, name := range []string{"rule z", "private rule helper", "global rule g", "rule f", "rule pref_two"} {
 		if !strings.Contains(out, name) {
 			t.Errorf("%q was left out", name)
 		}
@@ -75,6 +87,10 @@ rule f { condition: any of (pref_*) }
 	small := classOf([]byte("MZ\x90\x00"), 1000)
 	if _, n := pruned(src, rules, small); n != 2 { // b and c need ELF
 		t.Fatalf("small PE: pruned %d, want 2", n)
+	}
+	mid := classOf([]byte("\x7fELF\x02"), 1500<<10)
+	if _, n := pruned(src, rules, mid); n != 7 { // a, d, e, w, x, n need less size or MZ; c needs less size
+		t.Fatalf("1.5 MB ELF: pruned %d, want 7", n)
 	}
 }
 
