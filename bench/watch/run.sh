@@ -7,7 +7,8 @@
 #   - the agent's CPU while idle;
 #   - the agent's overhead on cp -r of the bench corpus into the watched tree,
 #     and whether either detector stops the copy.
-# Needs root (fanotify, tmpfs). Extra arguments go to watchbench (-modes,
+# Needs root (fanotify, tmpfs or a loop-mounted ext4 image with -fs ext4).
+# Extra arguments go to watchbench (-fs, -modes,
 # -runs, -files, -naive-runs, -cp-runs, -idle).
 # Usage: bench/watch/run.sh [watchbench flags]
 set -euo pipefail

@@ -38,6 +38,7 @@ import (
 type options struct {
 	kintsugi, sim, corpus, modes, jsonOut string
 	runs, files, naiveRuns, cpRuns        int
+	fs                                    string
 	idle                                  time.Duration
 }
 
@@ -49,6 +50,7 @@ func main() {
 	flag.StringVar(&o.modes, "modes", strings.Join(ransomsim.Modes, ","), "simulator modes")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.IntVar(&o.runs, "runs", 20, "runs per mode")
+	flag.StringVar(&o.fs, "fs", "tmpfs", "file system of the watched tree: tmpfs (memory only, the harshest case for the agent) or ext4 (an image file on the machine's disk, loop-mounted)")
 	flag.IntVar(&o.files, "files", 2000, "files per run")
 	flag.IntVar(&o.naiveRuns, "naive-runs", 5, "runs per mode for the naive detector (0: none)")
 	flag.IntVar(&o.cpRuns, "cp-runs", 9, "pairs of cp -r runs without and with the agent (order alternating; medians compared)")
@@ -81,6 +83,7 @@ type report struct {
 	NaiveCP   string               `json:"naive_cp"`
 	AgentCP   string               `json:"agent_cp"`
 	Machine   string               `json:"machine"`
+	FS        string               `json:"fs"` // file system of the watched tree
 	Corpus    string               `json:"corpus"`
 	Files     int                  `json:"files"`
 	StartedAt time.Time            `json:"started_at"`
@@ -97,11 +100,23 @@ func run(o options) error {
 	defer os.RemoveAll(root)
 	mnt := filepath.Join(root, "fs")
 	os.Mkdir(mnt, 0o755)
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=6g"); err != nil {
-		return fmt.Errorf("mount tmpfs: %w", err)
+	switch o.fs {
+	case "tmpfs":
+		if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=6g"); err != nil {
+			return fmt.Errorf("mount tmpfs: %w", err)
+		}
+	case "ext4":
+		img := filepath.Join(root, "fs.img")
+		for _, args := range [][]string{{"truncate", "-s", "8G", img}, {"mkfs.ext4", "-q", "-F", img}, {"mount", "-o", "loop", img, mnt}} {
+			if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+				return fmt.Errorf("%s: %v %s", strings.Join(args, " "), err, out)
+			}
+		}
+	default:
+		return fmt.Errorf("-fs %q: tmpfs or ext4", o.fs)
 	}
 	defer unix.Unmount(mnt, unix.MNT_DETACH)
-	rep := report{CP: map[string]float64{}, Corpus: o.corpus, Files: o.files, StartedAt: time.Now().UTC(), Machine: machine()}
+	rep := report{CP: map[string]float64{}, Corpus: o.corpus, Files: o.files, StartedAt: time.Now().UTC(), Machine: machine(), FS: o.fs}
 	modes := strings.Split(o.modes, ",")
 
 	for _, mode := range modes {
@@ -350,8 +365,18 @@ func cpOverhead(o options, mnt, root string, rep *report) error {
 	dst := filepath.Join(mnt, "cp-dst")
 	// the destination is removed before the agent starts: removing it
 	// with the agent running would delete the decoys it placed there
+	var corpusBytes int64
+	filepath.WalkDir(o.corpus, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				corpusBytes += fi.Size()
+			}
+		}
+		return nil
+	})
 	cp := func() (wall, cpu float64, err error) {
 		unix.Sync()
+		backFreeMemory(corpusBytes + corpusBytes/4)
 		start := time.Now()
 		cmd := exec.Command("cp", "-r", o.corpus, dst)
 		out, err := cmd.CombinedOutput()
@@ -474,6 +499,25 @@ func idleCPU(o options, mnt, root string, rep *report) error {
 
 // cpuTicks sums the CPU time of pid and its live children (the agent
 // runs journalctl when the host has no auth.log).
+// backFreeMemory touches and frees n bytes of anonymous memory. On a VM
+// whose balloon reports free pages to the host (free page reporting, as
+// on this Firecracker guest), guest pages left free for a few seconds
+// lose their backing, and the copy that allocates them next pays a host
+// fault per page: the same cp -r took 0.65 s or 1.8 s depending on how
+// long the memory had lain free. Pages freed just before the copy are
+// still backed and are the first the kernel hands out again, so every
+// copy, with or without the agent, starts from the same state.
+func backFreeMemory(n int64) {
+	b, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return
+	}
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	unix.Munmap(b)
+}
+
 func cpuTicks(pid int) (int64, error) {
 	stat := func(p string) (ppid, ticks int64, ok bool) {
 		b, err := os.ReadFile("/proc/" + p + "/stat")
@@ -557,8 +601,8 @@ func printReport(w *os.File, modes []string, rep *report) {
 		fmt.Fprintf(w, "%-13s %5d %5d/%-2d %12.0f %9.0f %12.1f ms %10.1f ms   %s\n", m, n, stopped, n, median(lost), quantile(lost, 1),
 			median(lat), quantile(lat, 0.9), naive)
 	}
-	fmt.Fprintf(w, "\ncp -r %s into the watched tmpfs: %.2f s without the agent, %.2f s with it (%+.1f%%); agent: %s; naive detector: %s\n",
-		rep.Corpus, rep.CP["without_agent"], rep.CP["with_agent"], (rep.CP["with_agent"]/rep.CP["without_agent"]-1)*100, rep.AgentCP, rep.NaiveCP)
+	fmt.Fprintf(w, "\ncp -r %s into the watched %s: %.2f s without the agent, %.2f s with it (%+.1f%%); agent: %s; naive detector: %s\n",
+		rep.Corpus, rep.FS, rep.CP["without_agent"], rep.CP["with_agent"], (rep.CP["with_agent"]/rep.CP["without_agent"]-1)*100, rep.AgentCP, rep.NaiveCP)
 	fmt.Fprintf(w, "cp's own CPU time (user+system, medians): %.2f s without the agent, %.2f s with it (%+.1f%%)\n",
 		rep.CPCPU["without_agent"], rep.CPCPU["with_agent"], (rep.CPCPU["with_agent"]/rep.CPCPU["without_agent"]-1)*100)
 	fmt.Fprintf(w, "agent CPU during each cp: %.2f s\n", rep.CPUAgent)
