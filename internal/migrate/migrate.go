@@ -373,7 +373,10 @@ func nonClean(fs []incident.Finding) []incident.Finding {
 // verifies it, trying again after a verification mismatch or a change
 // during the read.
 func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had bool, e *Entry) error {
-	meta := dest.Meta{ModTime: ent.Info.ModTime, Mode: ent.Info.Mode}
+	// The engine hashes every buffer it passes to the upload, in order
+	// (Hashed): the upload need not hash the same bytes again, and the
+	// read-back after promotion proves what was stored.
+	meta := dest.Meta{ModTime: ent.Info.ModTime, Mode: ent.Info.Mode, Hashed: true}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			m.Progress.Retried.Add(1)

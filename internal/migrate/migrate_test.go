@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"os/exec"
@@ -507,5 +510,96 @@ func TestQuarantine(t *testing.T) {
 	// A wrong password must fail: the content is really encrypted.
 	if err := exec.Command(sevenZip, "t", "-pwrong", zipPath).Run(); err == nil {
 		t.Fatal("7z opened the archive with a wrong password")
+	}
+}
+
+// hashCheck wraps a destination and checks, for every upload, what the
+// uploads no longer check themselves (migrate sets Meta.Hashed): that the
+// digest handed to Commit is the SHA-256 of exactly the bytes written.
+type hashCheck struct {
+	dest.Destination
+	t       *testing.T
+	mu      sync.Mutex
+	commits int
+}
+
+func (h *hashCheck) Create(ctx context.Context, key, temp string, size int64, meta dest.Meta) (dest.Upload, error) {
+	if !meta.Hashed {
+		h.t.Errorf("%s: migrate did not say it hashes what it writes", key)
+	}
+	u, err := h.Destination.Create(ctx, key, temp, size, meta)
+	if err != nil {
+		return u, err
+	}
+	return &hashedUpload{Upload: u, h: sha256.New(), key: key, check: h}, nil
+}
+
+type hashedUpload struct {
+	dest.Upload
+	h     hash.Hash
+	key   string
+	check *hashCheck
+}
+
+func (u *hashedUpload) Write(p []byte) (int, error) {
+	n, err := u.Upload.Write(p)
+	u.h.Write(p[:n])
+	return n, err
+}
+
+func (u *hashedUpload) Commit(ctx context.Context, size int64, sum string) error {
+	if got := hex.EncodeToString(u.h.Sum(nil)); got != sum {
+		u.check.t.Errorf("%s: Commit told SHA-256 %s, the bytes written hash to %s", u.key, sum, got)
+	}
+	u.check.mu.Lock()
+	u.check.commits++
+	u.check.mu.Unlock()
+	return u.Upload.Commit(ctx, size, sum)
+}
+
+// The digest migrate hands to Commit is that of the bytes it wrote, for
+// files read whole and files streamed in chunks, and for a file that
+// grows while it is read (copied again until it holds still, or refused).
+func TestCommitDigestIsOfBytesWritten(t *testing.T) {
+	files := map[string]string{"small.txt": "hello", "empty": ""}
+	for i := range 4 {
+		files[fmt.Sprintf("dir/chunked-%d.bin", i)] = strings.Repeat(fmt.Sprintf("%04d-0123456789abcdef", i), 20000+i*777)
+	}
+	files["grows.log"] = "start\n"
+	f := newFixture(t, files)
+	hc := &hashCheck{Destination: f.d, t: t}
+	f.d = hc
+	var mu sync.Mutex
+	grown := 0
+	det := evilDetector{onWrite: func(p string) {
+		if filepath.Base(p) != "grows.log" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if grown < 1 {
+			grown++
+			fh, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			fmt.Fprintf(fh, "line %d\n", grown)
+			fh.Close()
+		}
+	}}
+	m := f.migrator(det, func(c *Config) {
+		c.Engine = scan.New(scan.Config{Detectors: []scan.Detector{det}, Limits: scan.Limits{WholeFile: 1 << 10, Chunk: 64 << 10}})
+	})
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if hc.commits != len(files) {
+		t.Errorf("%d commits, want %d", hc.commits, len(files))
+	}
+	got := tree(t, f.dst)
+	for k, v := range files {
+		if k == "grows.log" {
+			continue
+		}
+		if got[k] != v {
+			t.Errorf("%s: %d bytes at the destination, want %d", k, len(got[k]), len(v))
+		}
 	}
 }

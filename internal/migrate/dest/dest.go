@@ -28,6 +28,12 @@ var ErrNameUnsupported = errors.New("destination cannot hold this name")
 type Meta struct {
 	ModTime time.Time
 	Mode    fs.FileMode
+	// Hashed says the writer computes the SHA-256 of exactly the bytes
+	// it passes to Write, in order, and hands that digest to Commit (as
+	// migrate does: the scan engine hashes each buffer it passes on).
+	// The upload then checks the size only and does not hash the same
+	// bytes a second time; what was stored is proven by the read-back.
+	Hashed bool
 }
 
 // Info describes a stored object.
@@ -78,8 +84,9 @@ type Upload interface {
 	// upload, which must then be aborted.
 	Write(p []byte) (int, error)
 	// Commit promotes the upload to its key if exactly size bytes with
-	// this SHA-256 were written, durably; otherwise it returns an error
-	// (ErrMismatch for other bytes) and nothing is visible under the key.
+	// this SHA-256 were written (the digest is the writer's word when
+	// Meta.Hashed), durably; otherwise it returns an error (ErrMismatch
+	// for other bytes) and nothing is visible under the key.
 	// The stored object carries the SHA-256, mtime and mode as metadata.
 	Commit(ctx context.Context, size int64, sha256 string) error
 	// Abort discards the upload. It is safe after a failed Commit.

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) Target) {
 		{"BigCommit", func(t *testing.T, tg Target) { testCommit(t, tg, tg.BigSize) }},
 		{"SmallMismatch", func(t *testing.T, tg Target) { testMismatch(t, tg, 1000) }},
 		{"BigMismatch", func(t *testing.T, tg Target) { testMismatch(t, tg, tg.BigSize) }},
+		{"SmallHashedByWriter", func(t *testing.T, tg Target) { testHashed(t, tg, 1000) }},
+		{"BigHashedByWriter", func(t *testing.T, tg Target) { testHashed(t, tg, tg.BigSize) }},
 		{"SmallAbort", func(t *testing.T, tg Target) { testAbort(t, tg, 1000) }},
 		{"BigAbort", func(t *testing.T, tg Target) { testAbort(t, tg, tg.BigSize) }},
 		{"BigCrashCleanup", testCrashCleanup},
@@ -66,6 +68,11 @@ var meta = dest.Meta{ModTime: time.Date(2020, 1, 2, 3, 4, 5, 6000, time.UTC), Mo
 
 // write creates key and writes b in uneven pieces.
 func write(t *testing.T, d dest.Destination, key string, b []byte) (dest.Upload, string) {
+	t.Helper()
+	return writeMeta(t, d, key, b, meta)
+}
+
+func writeMeta(t *testing.T, d dest.Destination, key string, b []byte, meta dest.Meta) (dest.Upload, string) {
 	t.Helper()
 	ctx := context.Background()
 	temp := d.TempName(key, "test")
@@ -150,6 +157,42 @@ func testMismatch(t *testing.T, tg Target, n int64) {
 		t.Fatalf("Commit with another size = %v, want ErrMismatch", err)
 	}
 	u.Abort(ctx)
+	noLeftovers(t, tg)
+}
+
+// testHashed: when the writer hashes what it writes (Meta.Hashed), Commit
+// still refuses another size, and stores the writer's digest.
+func testHashed(t *testing.T, tg Target, n int64) {
+	ctx := context.Background()
+	hm := meta
+	hm.Hashed = true
+	b, sum := data(n, 5)
+	u, _ := writeMeta(t, tg.Dest, "h1.bin", b, hm)
+	if err := u.Commit(ctx, n+1, sum); !errors.Is(err, dest.ErrMismatch) {
+		t.Fatalf("Commit with another size = %v, want ErrMismatch", err)
+	}
+	u.Abort(ctx)
+	if _, err := tg.Dest.Stat(ctx, "h1.bin"); !errors.Is(err, dest.ErrNotExist) {
+		t.Fatalf("mismatched upload visible (Stat: %v)", err)
+	}
+	u, _ = writeMeta(t, tg.Dest, "h2.bin", b, hm)
+	if err := u.Commit(ctx, n, sum); err != nil {
+		t.Fatal(err)
+	}
+	info, err := tg.Dest.Stat(ctx, "h2.bin")
+	if err != nil || info.Size != n || info.SHA256 != sum {
+		t.Fatalf("Stat = %+v, %v; want %d bytes with SHA-256 %s", info, err, n, sum)
+	}
+	rc, err := tg.Dest.ReadBack(ctx, "h2.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, b) {
+		t.Fatalf("read back %d bytes, not the %d written", len(got), n)
+	}
+	tg.Dest.Remove(ctx, "h2.bin")
 	noLeftovers(t, tg)
 }
 

@@ -282,13 +282,13 @@ func (b *Bucket) Create(ctx context.Context, key, temp string, size int64, meta 
 		return nil, err
 	}
 	if size <= b.cfg.SinglePutMax {
-		return &smallUpload{b: b, key: b.full(key), meta: meta, buf: bytes.NewBuffer(make([]byte, 0, size)), h: sha256.New()}, nil
+		return &smallUpload{b: b, key: b.full(key), meta: meta, buf: bytes.NewBuffer(make([]byte, 0, size)), h: newHash(meta)}, nil
 	}
 	id, err := b.core.NewMultipartUpload(ctx, b.bucket, tk, minio.PutObjectOptions{UserMetadata: userMeta(meta, "")})
 	if err != nil {
 		return nil, fmt.Errorf("start multipart upload: %w", err)
 	}
-	u := &bigUpload{b: b, key: b.full(key), temp: tk, id: id, meta: meta, h: sha256.New(), parts: make(chan part, 1), done: make(chan struct{})}
+	u := &bigUpload{b: b, key: b.full(key), temp: tk, id: id, meta: meta, h: newHash(meta), parts: make(chan part, 1), done: make(chan struct{})}
 	u.cur = make([]byte, 0, b.cfg.PartSize)
 	go u.send(context.WithoutCancel(ctx))
 	return u, nil
@@ -303,15 +303,40 @@ type smallUpload struct {
 	h    hash.Hash
 }
 
+// newHash is the hash an upload checks its bytes with; nil when the
+// writer hashes them itself (dest.Meta.Hashed).
+func newHash(meta dest.Meta) hash.Hash {
+	if meta.Hashed {
+		return nil
+	}
+	return sha256.New()
+}
+
+// checkWritten compares what an upload received with what Commit was
+// told.
+func checkWritten(h hash.Hash, n, size int64, sum string) error {
+	if n != size {
+		return fmt.Errorf("%w: %d bytes written, screened %d", dest.ErrMismatch, n, size)
+	}
+	if h == nil {
+		return nil
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return fmt.Errorf("%w: %d bytes with SHA-256 %s, screened %d bytes with SHA-256 %s", dest.ErrMismatch, n, got, size, sum)
+	}
+	return nil
+}
+
 func (u *smallUpload) Write(p []byte) (int, error) {
-	u.h.Write(p)
+	if u.h != nil {
+		u.h.Write(p)
+	}
 	return u.buf.Write(p)
 }
 
 func (u *smallUpload) Commit(ctx context.Context, size int64, sum string) error {
-	got := hex.EncodeToString(u.h.Sum(nil))
-	if int64(u.buf.Len()) != size || got != sum {
-		return fmt.Errorf("%w: %d bytes with SHA-256 %s, screened %d bytes with SHA-256 %s", dest.ErrMismatch, u.buf.Len(), got, size, sum)
+	if err := checkWritten(u.h, int64(u.buf.Len()), size, sum); err != nil {
+		return err
 	}
 	_, err := u.b.c.PutObject(ctx, u.b.bucket, u.key, bytes.NewReader(u.buf.Bytes()), size,
 		minio.PutObjectOptions{UserMetadata: userMeta(u.meta, sum), ContentType: "application/octet-stream"})
@@ -399,7 +424,9 @@ func (u *bigUpload) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	n := len(p)
-	u.h.Write(p)
+	if u.h != nil {
+		u.h.Write(p)
+	}
 	u.n += int64(n)
 	for len(p) > 0 {
 		k := min(len(p), cap(u.cur)-len(u.cur))
@@ -425,9 +452,8 @@ func (u *bigUpload) finishParts() error {
 }
 
 func (u *bigUpload) Commit(ctx context.Context, size int64, sum string) error {
-	got := hex.EncodeToString(u.h.Sum(nil))
-	if u.n != size || got != sum {
-		return fmt.Errorf("%w: %d bytes with SHA-256 %s, screened %d bytes with SHA-256 %s", dest.ErrMismatch, u.n, got, size, sum)
+	if err := checkWritten(u.h, u.n, size, sum); err != nil {
+		return err
 	}
 	if err := u.finishParts(); err != nil {
 		return err
