@@ -116,6 +116,21 @@ func detectEnc(b []byte) textEnc {
 			return encUTF16BE
 		}
 		return encNone
+	case len(b) >= 64 && zeroOdd > 0 && zeroEven*2 <= zeroOdd:
+		// zero bytes mostly where UTF-16LE puts the high byte of an
+		// ASCII character: CJK text with a few spaces or digits (box
+		// drawing, U+2500, puts some on the other side). The events and
+		// the script test decide; random bytes fail them, given 32 code
+		// units or more.
+		if textEvents(b, encUTF16LE, nil)*200 <= len(b) && oneScript(b, encUTF16LE) {
+			return encUTF16LE
+		}
+		return encNone
+	case len(b) >= 64 && zeroEven > 0 && zeroOdd*2 <= zeroEven:
+		if textEvents(b, encUTF16BE, nil)*200 <= len(b) && oneScript(b, encUTF16BE) {
+			return encUTF16BE
+		}
+		return encNone
 	case zeroEven+zeroOdd > 0:
 		return encNone
 	}
@@ -131,7 +146,8 @@ func detectEnc(b []byte) textEnc {
 
 // oneScript reports whether UTF-16 code units read from b are, like
 // written text, at least 80% from Latin (with general punctuation) plus
-// at most one other writing system: CJK (kana, kanji, full-width forms),
+// at most one other writing system (symbols, box drawing and emoji count
+// for none): CJK (kana, kanji, full-width forms),
 // Hangul, or the alphabets between them (Greek, Cyrillic, Arabic,
 // Devanagari, Thai ...). Random bytes read as UTF-16 spread over all of
 // them, and over ranges text hardly uses: a third of the units fall in
@@ -147,6 +163,21 @@ func oneScript(b []byte, e textEnc) bool {
 		}
 		n++
 		switch {
+		case u >= 0x2070 && u < 0x3000:
+			// symbols, arrows, box drawing, circled numbers: text of
+			// any script may be full of them; they count for none
+			n--
+		case u >= 0xd800 && u < 0xdc00 && i+3 < len(b):
+			// an emoji or other astral character, when a low surrogate
+			// follows: counted for none either
+			w := le16(b[i+2:])
+			if e == encUTF16BE {
+				w = be16(b[i+2:])
+			}
+			if w >= 0xdc00 && w < 0xe000 {
+				n--
+				i += 2
+			}
 		case u < 0x0250 || u >= 0x2000 && u < 0x2070:
 			latin++
 		case u < 0x1100 || u >= 0x1200 && u < 0x2000:

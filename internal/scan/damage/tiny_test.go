@@ -84,6 +84,7 @@ func TestUTF16TextWithoutBOM(t *testing.T) {
 		"Отчёт о восстановлении серверов после инцидента, декабрь.",
 		"Ο διακομιστής αποκαταστάθηκε από αντίγραφο ασφαλείας.",
 		"服务器已从备份中恢复，请各部门确认数据完整。",
+		"手順①〜③ → 完了 ✔ ├── 映像 └── 音声 😀👍 ★★★ ①②③④⑤",
 	} {
 		units := utf16.Encode([]rune(text))
 		for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
