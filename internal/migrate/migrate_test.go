@@ -373,22 +373,30 @@ func TestDestinationFull(t *testing.T) {
 	}
 }
 
-func TestSourceChangedWhileRead(t *testing.T) {
-	f := newFixture(t, map[string]string{"log.txt": "line 1\n", "calm.txt": "still"})
+// growsWhileRead is a detector that appends a line to the file called
+// name each time the file is read, at most max times (0: every time).
+func growsWhileRead(name string, max int) evilDetector {
 	var mu sync.Mutex
-	changes := 0
-	det := evilDetector{onWrite: func(p string) {
-		if filepath.Base(p) != "log.txt" {
+	lines := 1
+	return evilDetector{onWrite: func(p string) {
+		if filepath.Base(p) != name {
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		changes++
+		if max > 0 && lines > max {
+			return
+		}
+		lines++
 		fh, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
-		fmt.Fprintf(fh, "line %d\n", changes+1)
+		fmt.Fprintf(fh, "line %d\n", lines)
 		fh.Close()
 	}}
-	m := f.migrator(det, nil)
+}
+
+func TestSourceChangedWhileRead(t *testing.T) {
+	f := newFixture(t, map[string]string{"log.txt": "line 1\n", "calm.txt": "still"})
+	m := f.migrator(growsWhileRead("log.txt", 0), nil)
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -569,21 +577,7 @@ func TestCommitDigestIsOfBytesWritten(t *testing.T) {
 	f := newFixture(t, files)
 	hc := &hashCheck{Destination: f.d, t: t}
 	f.d = hc
-	var mu sync.Mutex
-	grown := 0
-	det := evilDetector{onWrite: func(p string) {
-		if filepath.Base(p) != "grows.log" {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if grown < 1 {
-			grown++
-			fh, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
-			fmt.Fprintf(fh, "line %d\n", grown)
-			fh.Close()
-		}
-	}}
+	det := growsWhileRead("grows.log", 1)
 	m := f.migrator(det, func(c *Config) {
 		c.Engine = scan.New(scan.Config{Detectors: []scan.Detector{det}, Limits: scan.Limits{WholeFile: 1 << 10, Chunk: 64 << 10}})
 	})
