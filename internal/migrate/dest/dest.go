@@ -7,7 +7,11 @@ package dest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"time"
@@ -19,6 +23,31 @@ var ErrNotExist = fs.ErrNotExist
 // ErrMismatch is returned by Commit when the bytes written are not the
 // bytes announced (size or SHA-256): nothing is promoted.
 var ErrMismatch = errors.New("bytes written differ from the bytes screened")
+
+// WriteHash is the hash an upload checks its bytes with: SHA-256, or nil
+// when the writer hashes them itself (Meta.Hashed).
+func WriteHash(meta Meta) hash.Hash {
+	if meta.Hashed {
+		return nil
+	}
+	return sha256.New()
+}
+
+// CheckWritten is Commit's check of what an upload received (n bytes,
+// hashed by h unless h is nil) against what it was told: an ErrMismatch,
+// or nil.
+func CheckWritten(h hash.Hash, n, size int64, sum string) error {
+	if n != size {
+		return fmt.Errorf("%w: %d bytes written, screened %d", ErrMismatch, n, size)
+	}
+	if h == nil {
+		return nil
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return fmt.Errorf("%w: %d bytes with SHA-256 %s, screened %d bytes with SHA-256 %s", ErrMismatch, n, got, size, sum)
+	}
+	return nil
+}
 
 // ErrNameUnsupported is returned by MapName for a name the destination
 // cannot hold in any form.

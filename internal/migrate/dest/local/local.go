@@ -12,7 +12,6 @@ package local
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -124,11 +123,7 @@ func (d *Dir) Create(_ context.Context, key, temp string, size int64, meta dest.
 			return nil, &fs.PathError{Op: "allocate", Path: tp, Err: err}
 		}
 	}
-	u := &upload{f: f, temp: tp, final: final, meta: meta}
-	if !meta.Hashed {
-		u.h = sha256.New()
-	}
-	return u, nil
+	return &upload{f: f, temp: tp, final: final, meta: meta, h: dest.WriteHash(meta)}, nil
 }
 
 // tempPath checks that temp is one of ours before it is used or removed:
@@ -163,13 +158,8 @@ func (u *upload) Commit(_ context.Context, size int64, sum string) error {
 	if u.done {
 		return errors.New("upload already finished")
 	}
-	if u.n != size {
-		return fmt.Errorf("%w: wrote %d bytes, screened %d", dest.ErrMismatch, u.n, size)
-	}
-	if u.h != nil {
-		if got := hex.EncodeToString(u.h.Sum(nil)); got != sum {
-			return fmt.Errorf("%w: wrote %d bytes with SHA-256 %s, screened %d bytes with SHA-256 %s", dest.ErrMismatch, u.n, got, size, sum)
-		}
+	if err := dest.CheckWritten(u.h, u.n, size, sum); err != nil {
+		return err
 	}
 	fd := int(u.f.Fd())
 	// fallocate may have reserved more than was written (the source

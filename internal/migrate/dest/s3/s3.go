@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -282,13 +281,13 @@ func (b *Bucket) Create(ctx context.Context, key, temp string, size int64, meta 
 		return nil, err
 	}
 	if size <= b.cfg.SinglePutMax {
-		return &smallUpload{b: b, key: b.full(key), meta: meta, buf: bytes.NewBuffer(make([]byte, 0, size)), h: newHash(meta)}, nil
+		return &smallUpload{b: b, key: b.full(key), meta: meta, buf: bytes.NewBuffer(make([]byte, 0, size)), h: dest.WriteHash(meta)}, nil
 	}
 	id, err := b.core.NewMultipartUpload(ctx, b.bucket, tk, minio.PutObjectOptions{UserMetadata: userMeta(meta, "")})
 	if err != nil {
 		return nil, fmt.Errorf("start multipart upload: %w", err)
 	}
-	u := &bigUpload{b: b, key: b.full(key), temp: tk, id: id, meta: meta, h: newHash(meta), parts: make(chan part, 1), done: make(chan struct{})}
+	u := &bigUpload{b: b, key: b.full(key), temp: tk, id: id, meta: meta, h: dest.WriteHash(meta), parts: make(chan part, 1), done: make(chan struct{})}
 	u.cur = make([]byte, 0, b.cfg.PartSize)
 	go u.send(context.WithoutCancel(ctx))
 	return u, nil
@@ -303,30 +302,6 @@ type smallUpload struct {
 	h    hash.Hash
 }
 
-// newHash is the hash an upload checks its bytes with; nil when the
-// writer hashes them itself (dest.Meta.Hashed).
-func newHash(meta dest.Meta) hash.Hash {
-	if meta.Hashed {
-		return nil
-	}
-	return sha256.New()
-}
-
-// checkWritten compares what an upload received with what Commit was
-// told.
-func checkWritten(h hash.Hash, n, size int64, sum string) error {
-	if n != size {
-		return fmt.Errorf("%w: %d bytes written, screened %d", dest.ErrMismatch, n, size)
-	}
-	if h == nil {
-		return nil
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return fmt.Errorf("%w: %d bytes with SHA-256 %s, screened %d bytes with SHA-256 %s", dest.ErrMismatch, n, got, size, sum)
-	}
-	return nil
-}
-
 func (u *smallUpload) Write(p []byte) (int, error) {
 	if u.h != nil {
 		u.h.Write(p)
@@ -335,7 +310,7 @@ func (u *smallUpload) Write(p []byte) (int, error) {
 }
 
 func (u *smallUpload) Commit(ctx context.Context, size int64, sum string) error {
-	if err := checkWritten(u.h, int64(u.buf.Len()), size, sum); err != nil {
+	if err := dest.CheckWritten(u.h, int64(u.buf.Len()), size, sum); err != nil {
 		return err
 	}
 	_, err := u.b.c.PutObject(ctx, u.b.bucket, u.key, bytes.NewReader(u.buf.Bytes()), size,
@@ -452,7 +427,7 @@ func (u *bigUpload) finishParts() error {
 }
 
 func (u *bigUpload) Commit(ctx context.Context, size int64, sum string) error {
-	if err := checkWritten(u.h, u.n, size, sum); err != nil {
+	if err := dest.CheckWritten(u.h, u.n, size, sum); err != nil {
 		return err
 	}
 	if err := u.finishParts(); err != nil {
