@@ -105,43 +105,54 @@ func detectEnc(b []byte) textEnc {
 		}
 	}
 	half := len(b) / 2
+	utf16 := encNone
+	// UTF-16LE has zero bytes where it puts the high byte of an ASCII
+	// character: many in Latin text, a few in CJK text with some spaces
+	// or digits (box drawing, U+2500, puts some on the other side). The
+	// events and the script test decide; random bytes fail them, given 32
+	// code units or more.
 	switch {
-	case zeroOdd > half*3/10 && zeroEven < half/20:
-		if textEvents(b, encUTF16LE, nil)*100 <= len(b)/2 && oneScript(b, encUTF16LE) {
-			return encUTF16LE
-		}
-		return encNone
-	case zeroEven > half*3/10 && zeroOdd < half/20:
-		if textEvents(b, encUTF16BE, nil)*100 <= len(b)/2 && oneScript(b, encUTF16BE) {
-			return encUTF16BE
-		}
-		return encNone
-	case len(b) >= 64 && zeroOdd > 0 && zeroEven*2 <= zeroOdd:
-		// zero bytes mostly where UTF-16LE puts the high byte of an
-		// ASCII character: CJK text with a few spaces or digits (box
-		// drawing, U+2500, puts some on the other side). The events and
-		// the script test decide; random bytes fail them, given 32 code
-		// units or more.
-		if textEvents(b, encUTF16LE, nil)*200 <= len(b) && oneScript(b, encUTF16LE) {
-			return encUTF16LE
-		}
-		return encNone
-	case len(b) >= 64 && zeroEven > 0 && zeroOdd*2 <= zeroEven:
-		if textEvents(b, encUTF16BE, nil)*200 <= len(b) && oneScript(b, encUTF16BE) {
-			return encUTF16BE
-		}
-		return encNone
+	case zeroOdd > half*3/10 && zeroEven < half/20,
+		len(b) >= 64 && zeroOdd > 0 && zeroEven*2 <= zeroOdd:
+		utf16 = encUTF16LE
+	case zeroEven > half*3/10 && zeroOdd < half/20,
+		len(b) >= 64 && zeroEven > 0 && zeroOdd*2 <= zeroEven:
+		utf16 = encUTF16BE
 	case zeroEven+zeroOdd > 0:
 		return encNone
 	}
-	// allow up to 1 event in 200 bytes: real text has stray bytes. UTF-16
-	// without a BOM (CJK text has no zero bytes) comes before 8-bit text.
+	if utf16 != encNone {
+		if isText(b, utf16) {
+			return utf16
+		}
+		return encNone
+	}
+	// UTF-16 without a BOM (CJK text has no zero bytes) comes before
+	// 8-bit text.
 	for _, e := range []textEnc{encUTF8, encSJIS, encEUCJP, encUTF16LE, encUTF16BE, encLatin} {
-		if textEvents(b, e, nil)*200 <= len(b) && (e != encUTF16LE && e != encUTF16BE || oneScript(b, e)) {
+		if isText(b, e) {
 			return e
 		}
 	}
 	return encNone
+}
+
+// isText reports whether b reads as text in encoding e: at most 1 event
+// in 200 bytes (real text has stray bytes), and UTF-16 written mostly in
+// one script.
+func isText(b []byte, e textEnc) bool {
+	if textEvents(b, e, nil)*200 > len(b) {
+		return false
+	}
+	return e != encUTF16LE && e != encUTF16BE || oneScript(b, e)
+}
+
+// unit16 reads the UTF-16 code unit at the start of b in e's byte order.
+func unit16(b []byte, e textEnc) uint16 {
+	if e == encUTF16BE {
+		return be16(b)
+	}
+	return le16(b)
 }
 
 // oneScript reports whether UTF-16 code units read from b are, like
@@ -157,10 +168,7 @@ func detectEnc(b []byte) textEnc {
 func oneScript(b []byte, e textEnc) bool {
 	var latin, alpha, cjk, hangul, n int
 	for i := 0; i+1 < len(b); i += 2 {
-		u := le16(b[i:])
-		if e == encUTF16BE {
-			u = be16(b[i:])
-		}
+		u := unit16(b[i:], e)
 		n++
 		switch {
 		case u >= 0x2070 && u < 0x3000:
@@ -170,11 +178,7 @@ func oneScript(b []byte, e textEnc) bool {
 		case u >= 0xd800 && u < 0xdc00 && i+3 < len(b):
 			// an emoji or other astral character, when a low surrogate
 			// follows: counted for none either
-			w := le16(b[i+2:])
-			if e == encUTF16BE {
-				w = be16(b[i+2:])
-			}
-			if w >= 0xdc00 && w < 0xe000 {
+			if w := unit16(b[i+2:], e); w >= 0xdc00 && w < 0xe000 {
 				n--
 				i += 2
 			}
@@ -228,25 +232,14 @@ func textEvents(b []byte, e textEnc, at []uint8) int {
 		}
 	case encUTF16LE, encUTF16BE:
 		for i := 0; i+1 < len(b); i += 2 {
-			var u uint16
-			if e == encUTF16LE {
-				u = le16(b[i:])
-			} else {
-				u = be16(b[i:])
-			}
+			u := unit16(b[i:], e)
 			switch {
 			case u < 0x20 && u != '\t' && u != '\n' && u != '\r' && u != '\f':
 				mark(i)
 			case u >= 0xd800 && u < 0xdc00:
 				// high surrogate: a low one must follow
 				if i+3 < len(b) {
-					var w uint16
-					if e == encUTF16LE {
-						w = le16(b[i+2:])
-					} else {
-						w = be16(b[i+2:])
-					}
-					if w < 0xdc00 || w >= 0xe000 {
+					if w := unit16(b[i+2:], e); w < 0xdc00 || w >= 0xe000 {
 						mark(i)
 					} else {
 						i += 2
