@@ -5,7 +5,7 @@ import (
 	"unsafe"
 )
 
-const hugePage = 2 << 20
+const madvHugepage = 14 // MADV_HUGEPAGE, which package syscall does not name
 
 // adviseHuge asks the kernel to back b's whole 2 MiB pages with huge
 // pages. b must be fresh: a large allocation that nothing has touched yet.
@@ -13,8 +13,6 @@ const hugePage = 2 << 20
 // which on a virtual machine costs a sizeable share of a scan. It is
 // advice: where the kernel has transparent huge pages off, or no huge
 // page is free, nothing changes.
-const madvHugepage = 14 // MADV_HUGEPAGE, which package syscall does not name
-
 func adviseHuge(b []byte) {
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	lo := (p + hugePage - 1) &^ (hugePage - 1)
