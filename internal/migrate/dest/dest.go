@@ -1,8 +1,10 @@
 // Package dest defines where migrate puts files: a Destination holds
 // objects under keys (paths relative to its root, '/'-separated), and an
 // Upload writes one object to a temporary place that becomes visible under
-// its key only on Commit, after a size and SHA-256 check. Implementations
-// live in local/ and s3/; migrate and cmd/kintsugi use them, nothing else.
+// its key only on Commit, after a size check and a SHA-256 check (the
+// writer's own when it hashes what it writes, see Meta.Hashed).
+// Implementations live in local/ and s3/; migrate and cmd/kintsugi use
+// them, nothing else.
 package dest
 
 import (
