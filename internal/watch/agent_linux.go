@@ -53,8 +53,11 @@ type Agent struct {
 	engine *score.Engine
 	judge  judge.Judge
 	notes  *judge.Notes
-	nft    nft.NFT
-	ctx    context.Context
+	// noteBuf holds the content of a possible ransom note while it is
+	// matched; only the event loop uses it
+	noteBuf []byte
+	nft     nft.NFT
+	ctx     context.Context
 
 	canaries *canarySet
 	allow    map[string]string // executable path -> sha256

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,20 @@ func (c *collector) of(kinds ...string) []*alert.Alert {
 		}
 	}
 	return out
+}
+
+// await returns the alerts of kinds once there is one, waiting up to d:
+// the agent stops a tree before it sends the alert, so a test that sees
+// its simulator killed may look before the alert is in.
+func (c *collector) await(d time.Duration, kinds ...string) []*alert.Alert {
+	deadline := time.Now().Add(d)
+	for {
+		out := c.of(kinds...)
+		if len(out) > 0 || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 type running struct {
@@ -173,7 +188,7 @@ func TestSimulatorModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stopped := r.col.of(alert.KindRansomware, alert.KindCanary)
+			stopped := r.col.await(5*time.Second, alert.KindRansomware, alert.KindCanary)
 			if len(stopped) == 0 {
 				t.Fatalf("no stop alert; simulator exit %v after %s, tree %+v", st, took, res)
 			}
@@ -194,5 +209,64 @@ func TestSimulatorModes(t *testing.T) {
 			}
 			t.Logf("  first evidence %v, stop %v", a.Evidence[0].Time.Format("15:04:05.000000"), a.Time.Format("15:04:05.000000"))
 		})
+	}
+}
+
+// TestNotesWritten: notes that another process writes into a watched tree
+// raise a note alert, whether a text file or an executable that carries
+// the note's text (as encryptors do); an ordinary document does not, and
+// nothing is stopped for a note alone.
+func TestNotesWritten(t *testing.T) {
+	note := "All your files have been encrypted!\n" +
+		"To get the decryption key, contact us: open our chat in Tor Browser at\n" +
+		"abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion\n" +
+		"Your personal ID: 8F3A-11\n" +
+		"Do not rename the files. Within 72 hours your data will be published on our leak site.\n"
+	src := t.TempDir()
+	files := map[string]string{
+		"README_RESTORE.txt": note,
+		// an ELF encryptor, its note text among its data
+		"encryptor":   "\x7fELF\x02\x01\x01\x00" + strings.Repeat("\x00", 120) + note + strings.Repeat("\x90", 4000),
+		"minutes.txt": strings.Repeat("Meeting notes: back up the encrypted drive before Friday and contact us if the backup fails.\n", 200),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := watchtest.Tmpfs(t, 16)
+	r := startAgent(t, &Config{Paths: []string{dir}})
+	if out, err := exec.Command("cp", "-r", src, filepath.Join(dir, "drop")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	want := map[string]bool{"README_RESTORE.txt": false, "encryptor": false}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, a := range r.col.of(alert.KindNote) {
+			for _, e := range a.Evidence {
+				if _, ok := want[filepath.Base(e.Path)]; ok {
+					want[filepath.Base(e.Path)] = true
+				}
+			}
+		}
+		if want["README_RESTORE.txt"] && want["encryptor"] {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for name, seen := range want {
+		if !seen {
+			t.Errorf("no note alert for %s", name)
+		}
+	}
+	for _, a := range r.col.of(alert.KindNote) {
+		for _, e := range a.Evidence {
+			if filepath.Base(e.Path) == "minutes.txt" {
+				t.Errorf("ordinary document called a note: %s", a.Summary)
+			}
+		}
+	}
+	if s := r.col.of(alert.KindRansomware, alert.KindCanary); len(s) > 0 {
+		t.Errorf("a copy of a note stopped its writer: %s", s[0].Summary)
 	}
 }
