@@ -210,12 +210,8 @@ func (c content) Judge(obj fanotify.Handle, name string) (judge.Verdict, error) 
 		return judge.Verdict{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return judge.Verdict{}, err
-	}
 	c.a.stats.Judged.Add(1)
-	return c.a.judge.Judge(c.a.ctx, f, fi.Size(), name)
+	return c.a.judge.Judge(c.a.ctx, f, f.Size(), name)
 }
 
 func (c content) Glance(obj fanotify.Handle, name string) (judge.Verdict, error) {
@@ -224,11 +220,7 @@ func (c content) Glance(obj fanotify.Handle, name string) (judge.Verdict, error)
 		return judge.Verdict{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return judge.Verdict{}, err
-	}
-	return judge.Entropy{}.Judge(c.a.ctx, f, fi.Size(), name)
+	return judge.Entropy{}.Judge(c.a.ctx, f, f.Size(), name)
 }
 
 func (c content) Note(obj fanotify.Handle, name string) (string, error) {
@@ -240,9 +232,8 @@ func (c content) Note(obj fanotify.Handle, name string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !c.a.notes.Candidate(name, fi.Size()) {
-		return "", err
+	if !c.a.notes.Candidate(name, f.Size()) {
+		return "", nil
 	}
 	// read into one buffer kept for the purpose: a copy of a tree of
 	// documents checks hundreds of them, and a fresh buffer each (zeroed,
@@ -251,12 +242,9 @@ func (c content) Note(obj fanotify.Handle, name string) (string, error) {
 	if c.a.noteBuf == nil {
 		c.a.noteBuf = make([]byte, judge.NoteMax)
 	}
-	n, err := io.ReadFull(f, c.a.noteBuf[:fi.Size()])
-	switch {
-	case err == io.EOF:
-		return "", nil // emptied meanwhile
-	case err != nil && err != io.ErrUnexpectedEOF:
-		return "", err // (it shrank: what is left is matched)
+	n, err := f.ReadAt(c.a.noteBuf[:f.Size()], 0)
+	if err != nil && err != io.EOF {
+		return "", err // (at EOF it shrank: what is left is matched)
 	}
 	b := c.a.noteBuf[:n]
 	return c.a.notes.Match(c.a.ctx, b, name)

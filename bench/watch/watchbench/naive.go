@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"sync"
@@ -99,7 +98,7 @@ func (n *naive) highEntropy(h fanotify.Handle) bool {
 	}
 	defer f.Close()
 	b := make([]byte, 64<<10)
-	k, _ := io.ReadFull(f, b)
+	k, _ := f.ReadAt(b, 0)
 	b = b[:k]
 	if len(b) < 1024 {
 		return false

@@ -87,8 +87,11 @@ func TestDirEntryGroup(t *testing.T) {
 				t.Fatalf("open by handle: %v", err)
 			}
 			b := make([]byte, 16)
-			n, _ := f.Read(b)
+			n, _ := f.ReadAt(b, 0)
 			f.Close()
+			if f.Size() != 6 {
+				t.Errorf("size by handle = %d, want 6", f.Size())
+			}
 			if string(b[:n]) != "hello\n" {
 				t.Errorf("content by handle = %q", b[:n])
 			}
