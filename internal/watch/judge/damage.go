@@ -54,7 +54,7 @@ func (d Damage) Judge(ctx context.Context, r io.ReaderAt, size int64, name strin
 		v.Kind = Plain
 	}
 	if v.Kind == Container {
-		head, err := readAt(r, 0, min(size, sampleSize))
+		head, err := readAt(r, make([]byte, min(size, sniffSize)), 0)
 		if err == nil {
 			f, _ := Sniff(head)
 			v.Protected = protected(r, size, f, head)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 )
 
 // Entropy is the self-contained judge: it recognises formats by their
@@ -19,6 +20,17 @@ var _ Judge = Entropy{}
 // sampleSize is the size of each sampled block; at most three are read
 // (head, middle, tail).
 const sampleSize = 16 << 10
+
+// sniffSize is how much of the head is read first: enough for every
+// signature (tar's is at 257) and for the container headers that protected
+// reads. Most files carry a signature, and for them the rest of the head
+// is never read.
+const sniffSize = 4 << 10
+
+// samples holds the three sampled blocks of one judgement. The agent
+// judges most files written in its trees, and a fresh 48 KiB each was
+// much of its garbage.
+var samples = sync.Pool{New: func() any { return new([3 * sampleSize]byte) }}
 
 // signature is a format's magic bytes at an offset.
 type signature struct {
@@ -80,7 +92,9 @@ func (Entropy) Judge(ctx context.Context, r io.ReaderAt, size int64, name string
 	if size <= 0 {
 		return Verdict{Kind: Unknown, Reason: "empty"}, nil
 	}
-	head, err := readAt(r, 0, min(size, sampleSize))
+	buf := samples.Get().(*[3 * sampleSize]byte)
+	defer samples.Put(buf)
+	head, err := readAt(r, buf[:min(size, sniffSize)], 0)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -92,13 +106,20 @@ func (Entropy) Judge(ctx context.Context, r io.ReaderAt, size int64, name string
 		}
 		return v, nil
 	}
-	blocks := [][]byte{head}
-	if size > 3*sampleSize {
-		mid, err := readAt(r, size/2, sampleSize)
+	if size > sniffSize && len(head) == sniffSize {
+		rest, err := readAt(r, buf[sniffSize:min(size, sampleSize)], sniffSize)
 		if err != nil {
 			return Verdict{}, err
 		}
-		tail, err := readAt(r, size-sampleSize, sampleSize)
+		head = buf[:sniffSize+len(rest)]
+	}
+	blocks := [][]byte{head}
+	if size > 3*sampleSize {
+		mid, err := readAt(r, buf[sampleSize:2*sampleSize], size/2)
+		if err != nil {
+			return Verdict{}, err
+		}
+		tail, err := readAt(r, buf[2*sampleSize:], size-sampleSize)
 		if err != nil {
 			return Verdict{}, err
 		}
@@ -122,10 +143,11 @@ func (Entropy) Judge(ctx context.Context, r io.ReaderAt, size int64, name string
 	return Verdict{Kind: Plain, Reason: "mostly not random"}, nil
 }
 
-func readAt(r io.ReaderAt, off, n int64) ([]byte, error) {
-	b := make([]byte, n)
+// readAt reads into b from off and returns what it read: all of b, or
+// less at the end of the file.
+func readAt(r io.ReaderAt, b []byte, off int64) ([]byte, error) {
 	got, err := r.ReadAt(b, off)
-	if got == int(n) || err == io.EOF {
+	if got == len(b) || err == io.EOF {
 		return b[:got], nil
 	}
 	return nil, fmt.Errorf("read at %d: %w", off, err)
@@ -186,7 +208,7 @@ func protected(r io.ReaderAt, size int64, format string, head []byte) bool {
 		if n <= 0 || n > 1<<20 || off < 32 || off+n > size {
 			return false
 		}
-		hdr, err := readAt(r, off, n)
+		hdr, err := readAt(r, make([]byte, n), off)
 		if err != nil {
 			return false
 		}

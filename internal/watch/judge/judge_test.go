@@ -45,6 +45,18 @@ func TestJudges(t *testing.T) {
 	}
 }
 
+// TestEntropyHead: Entropy reads 4 KiB first for a signature; without
+// one, its head sample is still the first 16 KiB. Random 4 KiB before
+// text in a file of no known format is then mostly not random.
+func TestEntropyHead(t *testing.T) {
+	text := []byte(strings.Repeat("quarterly figures for the post-production budget, 2024\n", 200))
+	content := append(random(4096), text[:8192]...)
+	v, err := Entropy{}.Judge(context.Background(), bytes.NewReader(content), int64(len(content)), "vault.bin")
+	if err != nil || v.Kind != Plain {
+		t.Fatalf("random 4 KiB before 8 KiB of text: %v (%s) %v, want plain", v.Kind, v.Reason, err)
+	}
+}
+
 func testJudge(t *testing.T, j Judge) {
 	text := []byte(strings.Repeat("quarterly figures for the post-production budget, 2024\n", 2000))
 	striped := append([]byte{}, text...)
@@ -66,6 +78,7 @@ func testJudge(t *testing.T, j Judge) {
 		{"random unknown name", "vault.bin", random(200000), Random},
 		{"random small unknown", "key", random(300), Random},
 		{"head encrypted text", "notes.txt", headOnly, Damaged},
+		{"random mid-sized unknown", "vault.bin", random(60000), Random},
 		{"striped text", "notes.txt", striped, Damaged},
 		{"empty", "x.txt", nil, Unknown},
 	}
