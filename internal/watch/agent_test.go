@@ -96,6 +96,22 @@ type running struct {
 	stop  func()
 }
 
+// settle waits until the agent has read no event for longer than its
+// one-second tick, so that all it read was handled and its pending
+// decisions flushed: a test that then finds no stop alert may say that
+// nothing was stopped.
+func (r *running) settle() {
+	last := r.agent.Stats().Events.Load()
+	for range 30 {
+		time.Sleep(1200 * time.Millisecond)
+		n := r.agent.Stats().Events.Load()
+		if n == last {
+			return
+		}
+		last = n
+	}
+}
+
 // startAgent runs an agent in this process on cfg until the test ends.
 func startAgent(t *testing.T, cfg *Config) *running {
 	t.Helper()
@@ -266,6 +282,7 @@ func TestNotesWritten(t *testing.T) {
 			}
 		}
 	}
+	r.settle()
 	if s := r.col.of(alert.KindRansomware, alert.KindCanary); len(s) > 0 {
 		t.Errorf("a copy of a note stopped its writer: %s", s[0].Summary)
 	}

@@ -94,6 +94,7 @@ func TestPeersAreNeverStopped(t *testing.T) {
 				}
 				t.Logf("%s: %s", strings.Join(job[:2], " "), time.Since(start).Round(time.Millisecond))
 			}
+			r.settle()
 			r.stop()
 			for _, a := range r.col.of(alert.KindRansomware, alert.KindCanary) {
 				t.Errorf("a peer job was stopped: %s %v", a.Summary, a.Tree[0].Args)
