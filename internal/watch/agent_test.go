@@ -80,12 +80,18 @@ func (c *collector) of(kinds ...string) []*alert.Alert {
 // the agent stops a tree before it sends the alert, so a test that sees
 // its simulator killed may look before the alert is in.
 func (c *collector) await(d time.Duration, kinds ...string) []*alert.Alert {
+	var out []*alert.Alert
+	waitUntil(d, func() bool {
+		out = c.of(kinds...)
+		return len(out) > 0
+	})
+	return out
+}
+
+// waitUntil checks cond every 10 ms until it holds or d has passed.
+func waitUntil(d time.Duration, cond func() bool) {
 	deadline := time.Now().Add(d)
-	for {
-		out := c.of(kinds...)
-		if len(out) > 0 || time.Now().After(deadline) {
-			return out
-		}
+	for !cond() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -255,32 +261,28 @@ func TestNotesWritten(t *testing.T) {
 	if out, err := exec.Command("cp", "-r", src, filepath.Join(dir, "drop")).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v: %s", err, out)
 	}
-	want := map[string]bool{"README_RESTORE.txt": false, "encryptor": false}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	// the files named in note alerts
+	noted := func() map[string]bool {
+		m := map[string]bool{}
 		for _, a := range r.col.of(alert.KindNote) {
 			for _, e := range a.Evidence {
-				if _, ok := want[filepath.Base(e.Path)]; ok {
-					want[filepath.Base(e.Path)] = true
-				}
+				m[filepath.Base(e.Path)] = true
 			}
 		}
-		if want["README_RESTORE.txt"] && want["encryptor"] {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+		return m
 	}
-	for name, seen := range want {
-		if !seen {
+	waitUntil(5*time.Second, func() bool {
+		m := noted()
+		return m["README_RESTORE.txt"] && m["encryptor"]
+	})
+	m := noted()
+	for _, name := range []string{"README_RESTORE.txt", "encryptor"} {
+		if !m[name] {
 			t.Errorf("no note alert for %s", name)
 		}
 	}
-	for _, a := range r.col.of(alert.KindNote) {
-		for _, e := range a.Evidence {
-			if filepath.Base(e.Path) == "minutes.txt" {
-				t.Errorf("ordinary document called a note: %s", a.Summary)
-			}
-		}
+	if m["minutes.txt"] {
+		t.Error("ordinary document minutes.txt called a note")
 	}
 	r.settle()
 	if s := r.col.of(alert.KindRansomware, alert.KindCanary); len(s) > 0 {
