@@ -50,9 +50,16 @@ func validateELF(v *vctx) {
 	}
 	v.ok(0)
 	v.rep.status = valid
+	// a program header entry is 56 bytes in ELF64 and 32 in ELF32; a
+	// table of smaller entries is not read (its fields would lie past
+	// the entry)
+	minPhent := int64(32)
+	if is64 {
+		minPhent = 56
+	}
 	for i := int64(0); i < phnum && i < 4096 && v.more(); i++ {
 		p := v.s.bytes(phoff+i*phent, int(phent))
-		if int64(len(p)) < phent || phent < 32 {
+		if int64(len(p)) < phent || phent < minPhent {
 			break
 		}
 		var off, fsz int64
