@@ -235,8 +235,9 @@ func TestSimulatorModes(t *testing.T) {
 }
 
 // TestNotesWritten: notes that another process writes into a watched tree
-// raise a note alert, whether a text file or an executable that carries
-// the note's text (as encryptors do); an ordinary document does not, and
+// raise a note alert, whether a text file (of more than the head that is
+// matched) or an executable that carries the note's text past that head
+// (as encryptors do); an ordinary document does not, and
 // nothing is stopped for a note alone.
 func TestNotesWritten(t *testing.T) {
 	note := "All your files have been encrypted!\n" +
@@ -247,8 +248,11 @@ func TestNotesWritten(t *testing.T) {
 	src := t.TempDir()
 	files := map[string]string{
 		"README_RESTORE.txt": note,
-		// an ELF encryptor, its note text among its data
-		"encryptor":   "\x7fELF\x02\x01\x01\x00" + strings.Repeat("\x00", 120) + note + strings.Repeat("\x90", 4000),
+		// an HTML note whose page goes on past the head that is matched
+		"RESTORE.html": "<html><body><pre>" + note + "</pre>" + strings.Repeat("<p>&nbsp;</p>\n", 8000) + "</body></html>",
+		// an ELF encryptor, its note text among its data, past the head
+		// that is matched of a text file
+		"encryptor":   "\x7fELF\x02\x01\x01\x00" + strings.Repeat("\x00", 120) + strings.Repeat("\x90", 100_000) + note + strings.Repeat("\x90", 4000),
 		"minutes.txt": strings.Repeat("Meeting notes: back up the encrypted drive before Friday and contact us if the backup fails.\n", 200),
 	}
 	for name, content := range files {
@@ -273,10 +277,10 @@ func TestNotesWritten(t *testing.T) {
 	}
 	waitUntil(5*time.Second, func() bool {
 		m := noted()
-		return m["README_RESTORE.txt"] && m["encryptor"]
+		return m["README_RESTORE.txt"] && m["RESTORE.html"] && m["encryptor"]
 	})
 	m := noted()
-	for _, name := range []string{"README_RESTORE.txt", "encryptor"} {
+	for _, name := range []string{"README_RESTORE.txt", "RESTORE.html", "encryptor"} {
 		if !m[name] {
 			t.Errorf("no note alert for %s", name)
 		}

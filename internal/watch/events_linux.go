@@ -242,7 +242,13 @@ func (c content) Note(obj fanotify.Handle, name string) (string, error) {
 	if c.a.noteBuf == nil {
 		c.a.noteBuf = make([]byte, judge.NoteMax)
 	}
-	n, err := f.ReadAt(c.a.noteBuf[:f.Size()], 0)
+	size := f.Size()
+	n, err := f.ReadAt(c.a.noteBuf[:min(size, judge.NoteHead)], 0)
+	if span := judge.NoteSpan(c.a.noteBuf[:n], size); err == nil && span > int64(n) {
+		var m int
+		m, err = f.ReadAt(c.a.noteBuf[n:span], int64(n))
+		n += m
+	}
 	if err != nil && err != io.EOF {
 		return "", err // (at EOF it shrank: what is left is matched)
 	}

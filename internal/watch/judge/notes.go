@@ -15,6 +15,26 @@ import (
 // NoteMax is the largest file examined as a possible ransom note.
 const NoteMax = 256 << 10
 
+// NoteHead is how much of a text-like note candidate is matched: a note
+// states its claim, its contact and its threat at the top (real ones are
+// a few KiB; HTML and HTA notes with inline styles, tens), and a copy of a
+// tree of large documents is matched at a quarter of the cost.
+const NoteHead = 64 << 10
+
+// NoteSpan returns how many bytes of a candidate of this size to match,
+// given at least its first NoteHead bytes (or all of it): a program (ELF
+// or PE) carries its note text wherever its data lies, so the whole of it;
+// anything else, its head.
+func NoteSpan(head []byte, size int64) int64 {
+	if size <= NoteHead {
+		return size
+	}
+	if f, _ := Sniff(head); f == "elf" || f == "pe" {
+		return size
+	}
+	return NoteHead
+}
+
 // Notes recognises ransom notes: scan's YARA note rules on the content,
 // and scan's list of note names.
 type Notes struct {
