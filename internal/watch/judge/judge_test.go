@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,5 +170,96 @@ Do not rename the files. Within 72 hours your data will be published on our leak
 	}
 	if !n.Candidate("HOW_TO_DECRYPT.txt", 600) || n.Candidate("movie.mp4", 600) || n.Candidate("big.txt", NoteMax+1) {
 		t.Error("note candidates wrong")
+	}
+}
+
+// TestNoteSpan: a text-like candidate is matched by its head, a program
+// whole, a small file whole.
+func TestNoteSpan(t *testing.T) {
+	text := []byte(strings.Repeat("ordinary words ", NoteHead/15+1))
+	elf := append([]byte("\x7fELF\x02\x01\x01\x00"), text...)
+	pe := append([]byte("MZ\x90\x00"), text...)
+	for _, c := range []struct {
+		name string
+		head []byte
+		size int64
+		want int64
+	}{
+		{"small text", text[:1000], 1000, 1000},
+		{"text at the head size", text[:NoteHead], NoteHead, NoteHead},
+		{"large text", text[:NoteHead], NoteMax, NoteHead},
+		{"large ELF", elf[:NoteHead], NoteMax, NoteMax},
+		{"large PE", pe[:NoteHead], 200_000, 200_000},
+	} {
+		if got := NoteSpan(c.head, c.size); got != c.want {
+			t.Errorf("%s: NoteSpan = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// uniformRef is Uniform written plainly: one histogram, entropy and
+// chi-square together.
+func uniformRef(b []byte) bool {
+	n := len(b)
+	if n < 512 {
+		return Uniform(b) // the distinct-count path is shared
+	}
+	var hist [256]int
+	for _, c := range b {
+		hist[c]++
+	}
+	var ent, chi float64
+	e := float64(n) / 256
+	for _, h := range hist {
+		if h > 0 {
+			p := float64(h) / float64(n)
+			ent -= p * math.Log2(p)
+		}
+		d := float64(h) - e
+		chi += d * d / e
+	}
+	return ent > 7.9 && chi < 400
+}
+
+// TestUniformMatchesReference: the interleaved histogram and the early
+// chi-square exit give the plain computation's answer on random blocks,
+// text, and blocks mixed between the two near the thresholds.
+func TestUniformMatchesReference(t *testing.T) {
+	rnd := make([]byte, 1<<16)
+	rand.Read(rnd)
+	text := []byte(strings.Repeat("The quick brown fox jumps over the lazy dog. ", 2000))
+	var agree, random int
+	for _, n := range []int{512, 513, 1000, 4096, 4099, 16384} {
+		for mix := 0; mix <= n; mix += max(1, n/64) {
+			b := append(append([]byte(nil), rnd[:n-mix]...), text[:mix]...)
+			got, want := Uniform(b), uniformRef(b)
+			if got != want {
+				t.Errorf("n=%d, %d text bytes: Uniform = %v, reference %v", n, mix, got, want)
+			}
+			agree++
+			if want {
+				random++
+			}
+		}
+	}
+	if random == 0 || random == agree {
+		t.Fatalf("%d of %d blocks random: the cases do not straddle the threshold", random, agree)
+	}
+}
+
+func BenchmarkUniform(b *testing.B) {
+	rnd := make([]byte, 16<<10)
+	rand.Read(rnd)
+	text := []byte(strings.Repeat("ordinary words ", 16<<10/15+1))[:16<<10]
+	for _, c := range []struct {
+		name string
+		b    []byte
+	}{{"random", rnd}, {"text", text}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.b)))
+			for range b.N {
+				Uniform(c.b)
+			}
+		})
 	}
 }
