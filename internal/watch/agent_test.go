@@ -293,3 +293,74 @@ func TestNotesWritten(t *testing.T) {
 		t.Errorf("a copy of a note stopped its writer: %s", s[0].Summary)
 	}
 }
+
+// TestQuietWhileWritten: a file modified while its writer still has it
+// open is not reported on every further write (the kernel ignores
+// its modifications until it is closed), and after the close a new
+// writer's modifications are reported again.
+func TestQuietWhileWritten(t *testing.T) {
+	dir := watchtest.Tmpfs(t, 16)
+	r := startAgent(t, &Config{Paths: []string{dir}})
+	events := r.agent.Stats().Events.Load
+	target := filepath.Join(dir, "growing.log")
+	chunk := strings.Repeat("a line of an ordinary log\n", 100)
+
+	// cat writes what the test hands it; the agent is a goroutine of the
+	// test process and ignores the test's own writes
+	writer := func(flag string) (io.WriteCloser, *exec.Cmd) {
+		cmd := exec.Command("sh", "-c", "exec cat "+flag+" "+target)
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return in, cmd
+	}
+	// write one chunk and wait until the agent has read an event for it
+	reported := func(in io.Writer) bool {
+		before := events()
+		if _, err := io.WriteString(in, chunk); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(5*time.Second, func() bool { return events() > before })
+		return events() > before
+	}
+
+	in, cmd := writer(">")
+	if !reported(in) {
+		t.Fatal("modification of a new file not reported")
+	}
+	// the agent read a modification of a file still open: the writes that
+	// follow are ignored in the kernel
+	before := events()
+	for range 30 {
+		if _, err := io.WriteString(in, chunk); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.settle()
+	if n := events() - before; n > 2 {
+		t.Errorf("%d events for 30 further writes of an open file: its modifications were not ignored", n)
+	}
+	before = events()
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(5*time.Second, func() bool { return events() > before })
+	if events() == before {
+		t.Fatal("closing the file not reported")
+	}
+	r.settle()
+
+	// a new writer of the closed file is seen again
+	in, cmd = writer(">>")
+	defer cmd.Wait()
+	defer in.Close()
+	if !reported(in) {
+		t.Error("a modification after the close not reported: the file stayed ignored")
+	}
+}
