@@ -113,6 +113,13 @@ func (Entropy) Judge(ctx context.Context, r io.ReaderAt, size int64, name string
 		}
 		head = buf[:sniffSize+len(rest)]
 	}
+	want := ExpectedFormat(name)
+	if want != "" && Uniform(head) {
+		// random where the name promises a format: damaged whatever the
+		// middle and the end hold, and they are not read (most of what
+		// ransomware leaves)
+		return Verdict{Kind: Damaged, Format: want, Reason: fmt.Sprintf("random content where the name promises %s (the head is random)", want)}, nil
+	}
 	blocks := [][]byte{head}
 	if size > 3*sampleSize {
 		mid, err := readAt(r, buf[sampleSize:2*sampleSize], size/2)
@@ -131,7 +138,6 @@ func (Entropy) Judge(ctx context.Context, r io.ReaderAt, size int64, name string
 			random++
 		}
 	}
-	want := ExpectedFormat(name)
 	switch {
 	case random == 0 && !Uniform(head[:min(len(head), 256)]):
 		return Verdict{Kind: Plain, Format: want, Reason: "no signature, not random"}, nil

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -55,6 +56,30 @@ func TestEntropyHead(t *testing.T) {
 	v, err := Entropy{}.Judge(context.Background(), bytes.NewReader(content), int64(len(content)), "vault.bin")
 	if err != nil || v.Kind != Plain {
 		t.Fatalf("random 4 KiB before 8 KiB of text: %v (%s) %v, want plain", v.Kind, v.Reason, err)
+	}
+}
+
+// farthest records the end of the farthest read.
+type farthest struct {
+	r   io.ReaderAt
+	end int64
+}
+
+func (f *farthest) ReadAt(p []byte, off int64) (int, error) {
+	f.end = max(f.end, off+int64(len(p)))
+	return f.r.ReadAt(p, off)
+}
+
+// TestEntropyRandomHead: random where the name promises a format is
+// damaged from the head alone; the middle and the end are not read.
+func TestEntropyRandomHead(t *testing.T) {
+	r := &farthest{r: bytes.NewReader(random(200000))}
+	v, err := Entropy{}.Judge(context.Background(), r, 200000, "cut.mp4")
+	if err != nil || v.Kind != Damaged {
+		t.Fatalf("random under an .mp4 name: %v (%s) %v, want damaged", v.Kind, v.Reason, err)
+	}
+	if r.end > sampleSize {
+		t.Errorf("read up to byte %d, want the %d-byte head only", r.end, sampleSize)
 	}
 }
 
