@@ -80,13 +80,17 @@ type report struct {
 	CP        map[string]float64   `json:"cp_seconds"`
 	CPRuns    map[string][]float64 `json:"cp_runs_seconds"`
 	CPCPU     map[string]float64   `json:"cp_cpu_seconds"` // cp's own user+system time, medians
-	NaiveCP   string               `json:"naive_cp"`
-	AgentCP   string               `json:"agent_cp"`
-	Machine   string               `json:"machine"`
-	FS        string               `json:"fs"` // file system of the watched tree
-	Corpus    string               `json:"corpus"`
-	Files     int                  `json:"files"`
-	StartedAt time.Time            `json:"started_at"`
+	// CPPaired is the overhead from each pair of copies run back to back
+	// (with/without - 1, percent): median, first and third quartile. The
+	// machine's speed drifts over minutes; within a pair much less.
+	CPPaired  map[string]float64 `json:"cp_paired_overhead_percent"`
+	NaiveCP   string             `json:"naive_cp"`
+	AgentCP   string             `json:"agent_cp"`
+	Machine   string             `json:"machine"`
+	FS        string             `json:"fs"` // file system of the watched tree
+	Corpus    string             `json:"corpus"`
+	Files     int                `json:"files"`
+	StartedAt time.Time          `json:"started_at"`
 }
 
 func run(o options) error {
@@ -446,6 +450,16 @@ func cpOverhead(o options, mnt, root string, rep *report) error {
 	rep.CP["without_agent"] = median(without)
 	rep.CP["with_agent"] = median(with)
 	rep.CPRuns = map[string][]float64{"without_agent": without, "with_agent": with}
+	var ratios []float64
+	for i := range len(with) {
+		if len(with) != len(without) {
+			break // a copy failed: the pairs no longer line up
+		}
+		ratios = append(ratios, (with[i]/without[i]-1)*100)
+	}
+	if len(ratios) > 0 {
+		rep.CPPaired = map[string]float64{"median": median(ratios), "q1": quantile(ratios, 0.25), "q3": quantile(ratios, 0.75)}
+	}
 	os.RemoveAll(dst)
 	nv, err := startNaive(mnt)
 	if err != nil {
@@ -603,6 +617,9 @@ func printReport(w *os.File, modes []string, rep *report) {
 	}
 	fmt.Fprintf(w, "\ncp -r %s into the watched %s: %.2f s without the agent, %.2f s with it (%+.1f%%); agent: %s; naive detector: %s\n",
 		rep.Corpus, rep.FS, rep.CP["without_agent"], rep.CP["with_agent"], (rep.CP["with_agent"]/rep.CP["without_agent"]-1)*100, rep.AgentCP, rep.NaiveCP)
+	if p := rep.CPPaired; p != nil {
+		fmt.Fprintf(w, "paired (each copy with the agent against the copy run next to it without): median %+.1f%%, quartiles %+.1f%% .. %+.1f%%\n", p["median"], p["q1"], p["q3"])
+	}
 	fmt.Fprintf(w, "cp's own CPU time (user+system, medians): %.2f s without the agent, %.2f s with it (%+.1f%%)\n",
 		rep.CPCPU["without_agent"], rep.CPCPU["with_agent"], (rep.CPCPU["with_agent"]/rep.CPCPU["without_agent"]-1)*100)
 	fmt.Fprintf(w, "agent CPU during each cp: %.2f s\n", rep.CPUAgent)
