@@ -68,7 +68,13 @@ type Agent struct {
 	// quiet are files whose further modifications are ignored in the
 	// kernel until they are closed
 	quiet map[fanotify.Handle]string
-	held  map[int32]*tree
+	// spare are batches of events handled and emptied, for the reader to
+	// fill again instead of growing new ones
+	spare chan []fanotify.Event
+	// kept is the file a glance left open for the note check that follows
+	kept    *fanotify.File
+	keptObj fanotify.Handle
+	held    map[int32]*tree
 
 	control chan controlReq
 	stats   Stats
@@ -91,7 +97,7 @@ func New(cfg *Config, opts Options) (*Agent, error) {
 		opts.Judge = judge.Damage{}
 	}
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Log, self: int32(os.Getpid()), guards: map[int32]bool{},
-		bounds: map[string]bool{}, allow: map[string]string{}, allowed: map[int32]allowMemo{}, held: map[int32]*tree{}, quiet: map[fanotify.Handle]string{},
+		bounds: map[string]bool{}, allow: map[string]string{}, allowed: map[int32]allowMemo{}, held: map[int32]*tree{}, quiet: map[fanotify.Handle]string{}, spare: make(chan []fanotify.Event, 8),
 		judge: opts.Judge, control: make(chan controlReq), nft: nft.NFT{Path: cfg.Isolation.Nft}}
 	a.flagged.pids = map[int32]bool{}
 	for _, b := range append(slices.Clone(builtinBoundaries), cfg.Boundaries...) {
@@ -147,6 +153,11 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 
 	a.res = fanotify.NewResolver(0)
 	defer a.res.Close()
+	defer func() {
+		if a.kept != nil {
+			a.kept.Close()
+		}
+	}()
 	if a.group, err = fanotify.NewDirEntryGroup(); err != nil {
 		return err
 	}
@@ -246,6 +257,12 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 			for i := range b {
 				a.handle(&b[i])
 			}
+			// the batch goes back to the reader, emptied
+			clear(b)
+			select {
+			case a.spare <- b[:0]:
+			default:
+			}
 		case req := <-a.control:
 			req.reply <- a.controlOp(req)
 		case <-tick.C:
@@ -286,6 +303,10 @@ func (a *Agent) readFiles(out chan<- []fanotify.Event, stop <-chan struct{}) {
 	buf := make([]byte, 256<<10)
 	for {
 		var batch []fanotify.Event
+		select {
+		case batch = <-a.spare:
+		default:
+		}
 		err := a.group.Read(buf, func(e *fanotify.Event) { batch = append(batch, *e) })
 		if len(batch) > 0 {
 			a.stats.Events.Add(int64(len(batch)))
