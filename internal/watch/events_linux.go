@@ -205,7 +205,7 @@ func (a *Agent) allowedPid(pid int32) bool {
 type content struct{ a *Agent }
 
 func (c content) Judge(obj fanotify.Handle, name string) (judge.Verdict, error) {
-	f, err := c.a.res.Open(obj)
+	f, err := c.open(obj)
 	if err != nil {
 		return judge.Verdict{}, err
 	}
@@ -215,19 +215,37 @@ func (c content) Judge(obj fanotify.Handle, name string) (judge.Verdict, error) 
 }
 
 func (c content) Glance(obj fanotify.Handle, name string) (judge.Verdict, error) {
-	f, err := c.a.res.Open(obj)
+	f, err := c.open(obj)
 	if err != nil {
 		return judge.Verdict{}, err
 	}
-	defer f.Close()
-	return judge.Entropy{}.Judge(c.a.ctx, f, f.Size(), name)
+	v, err := judge.Entropy{}.Judge(c.a.ctx, f, f.Size(), name)
+	if c.a.notes.Candidate(name, f.Size()) {
+		// the note check comes next: it reads the same file
+		c.a.kept, c.a.keptObj = f, obj
+	} else {
+		f.Close()
+	}
+	return v, err
+}
+
+// open opens obj, or hands over the file kept open for it.
+func (c content) open(obj fanotify.Handle) (*fanotify.File, error) {
+	if f := c.a.kept; f != nil {
+		c.a.kept = nil
+		if c.a.keptObj == obj {
+			return f, nil
+		}
+		f.Close()
+	}
+	return c.a.res.Open(obj)
 }
 
 func (c content) Note(obj fanotify.Handle, name string) (string, error) {
 	if !c.a.notes.Candidate(name, 1) {
 		return "", nil
 	}
-	f, err := c.a.res.Open(obj)
+	f, err := c.open(obj)
 	if err != nil {
 		return "", err
 	}
