@@ -153,11 +153,6 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 
 	a.res = fanotify.NewResolver(0)
 	defer a.res.Close()
-	defer func() {
-		if a.kept != nil {
-			a.kept.Close()
-		}
-	}()
 	if a.group, err = fanotify.NewDirEntryGroup(); err != nil {
 		return err
 	}

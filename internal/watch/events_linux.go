@@ -73,6 +73,12 @@ func (a *Agent) handle(ev *fanotify.Event) {
 		a.res.Forget(ev.Object)
 	}
 	a.quieten(ev, p)
+	if a.kept != nil {
+		// the note check takes it at once; never held past the event (an
+		// open file would pin a deleted file's space and the mount)
+		a.kept.Close()
+		a.kept = nil
+	}
 }
 
 // maxQuiet bounds the files whose modifications are ignored at a time.
