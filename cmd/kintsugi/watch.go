@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -146,13 +145,6 @@ func runWatch(ctx context.Context, g *globals, o watchOptions) error {
 	}
 	if os.Geteuid() != 0 {
 		return withHint(errors.New("watch needs root"), "fanotify, pidfd signals and nftables are privileged: run it as root or through the systemd unit")
-	}
-	if os.Getenv("GOMAXPROCS") == "" {
-		// the agent's work is one loop over events; a second scheduler
-		// thread only spins, looking for work, each time the reader hands
-		// a batch over (a tenth of the agent's CPU while cp copied the
-		// bench corpus)
-		runtime.GOMAXPROCS(1)
 	}
 	journal, err := alert.OpenJournal(cfg.Journal)
 	if err != nil {
