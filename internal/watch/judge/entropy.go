@@ -114,13 +114,18 @@ func (Entropy) Judge(ctx context.Context, r io.ReaderAt, size int64, name string
 		head = buf[:sniffSize+len(rest)]
 	}
 	want := ExpectedFormat(name)
-	if want != "" && Uniform(head) {
+	headRandom := Uniform(head)
+	if want != "" && headRandom {
 		// random where the name promises a format: damaged whatever the
 		// middle and the end hold, and they are not read (most of what
 		// ransomware leaves)
 		return Verdict{Kind: Damaged, Format: want, Reason: fmt.Sprintf("random content where the name promises %s (the head is random)", want)}, nil
 	}
-	blocks := [][]byte{head}
+	blocks := 1
+	random := 0
+	if headRandom {
+		random++
+	}
 	if size > 3*sampleSize {
 		mid, err := readAt(r, buf[sampleSize:2*sampleSize], size/2)
 		if err != nil {
@@ -130,21 +135,20 @@ func (Entropy) Judge(ctx context.Context, r io.ReaderAt, size int64, name string
 		if err != nil {
 			return Verdict{}, err
 		}
-		blocks = append(blocks, mid, tail)
-	}
-	random := 0
-	for _, b := range blocks {
-		if Uniform(b) {
-			random++
+		blocks += 2
+		for _, b := range [][]byte{mid, tail} {
+			if Uniform(b) {
+				random++
+			}
 		}
 	}
 	switch {
 	case random == 0 && !Uniform(head[:min(len(head), 256)]):
 		return Verdict{Kind: Plain, Format: want, Reason: "no signature, not random"}, nil
 	case want != "" && (random > 0 || Uniform(head[:min(len(head), 256)])):
-		return Verdict{Kind: Damaged, Format: want, Reason: fmt.Sprintf("random content where the name promises %s (%d of %d sampled blocks random)", want, random, len(blocks))}, nil
-	case random*2 >= len(blocks):
-		return Verdict{Kind: Random, Reason: fmt.Sprintf("random content of no known format (%d of %d sampled blocks)", random, len(blocks))}, nil
+		return Verdict{Kind: Damaged, Format: want, Reason: fmt.Sprintf("random content where the name promises %s (%d of %d sampled blocks random)", want, random, blocks)}, nil
+	case random*2 >= blocks:
+		return Verdict{Kind: Random, Reason: fmt.Sprintf("random content of no known format (%d of %d sampled blocks)", random, blocks)}, nil
 	}
 	return Verdict{Kind: Plain, Reason: "mostly not random"}, nil
 }
