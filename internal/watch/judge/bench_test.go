@@ -2,6 +2,7 @@ package judge
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,22 @@ func BenchmarkNotes(b *testing.B) {
 		if _, err := n.Match(context.Background(), doc, "docs/report.txt"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkUniform(b *testing.B) {
+	rnd := make([]byte, 16<<10)
+	rand.Read(rnd)
+	text := []byte(strings.Repeat("ordinary words ", 16<<10/15+1))[:16<<10]
+	for _, c := range []struct {
+		name string
+		b    []byte
+	}{{"random", rnd}, {"text", text}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.b)))
+			for range b.N {
+				Uniform(c.b)
+			}
+		})
 	}
 }

@@ -271,20 +271,3 @@ func TestUniformMatchesReference(t *testing.T) {
 		t.Fatalf("%d of %d blocks random: the cases do not straddle the threshold", random, agree)
 	}
 }
-
-func BenchmarkUniform(b *testing.B) {
-	rnd := make([]byte, 16<<10)
-	rand.Read(rnd)
-	text := []byte(strings.Repeat("ordinary words ", 16<<10/15+1))[:16<<10]
-	for _, c := range []struct {
-		name string
-		b    []byte
-	}{{"random", rnd}, {"text", text}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(c.b)))
-			for range b.N {
-				Uniform(c.b)
-			}
-		})
-	}
-}
