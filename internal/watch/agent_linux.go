@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -68,9 +69,9 @@ type Agent struct {
 	// quiet are files whose further modifications are ignored in the
 	// kernel until they are closed
 	quiet map[fanotify.Handle]string
-	// spare are batches of events handled and emptied, for the reader to
-	// fill again instead of growing new ones
-	spare chan []fanotify.Event
+	// wake is an eventfd that interrupts the event loop's wait: a control
+	// request is queued, or the agent stops
+	wake int
 	// kept is the file a glance left open for the note check that follows
 	kept    *fanotify.File
 	keptObj fanotify.Handle
@@ -97,8 +98,8 @@ func New(cfg *Config, opts Options) (*Agent, error) {
 		opts.Judge = judge.Damage{}
 	}
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Log, self: int32(os.Getpid()), guards: map[int32]bool{},
-		bounds: map[string]bool{}, allow: map[string]string{}, allowed: map[int32]allowMemo{}, held: map[int32]*tree{}, quiet: map[fanotify.Handle]string{}, spare: make(chan []fanotify.Event, 8),
-		judge: opts.Judge, control: make(chan controlReq), nft: nft.NFT{Path: cfg.Isolation.Nft}}
+		bounds: map[string]bool{}, allow: map[string]string{}, allowed: map[int32]allowMemo{}, held: map[int32]*tree{}, quiet: map[fanotify.Handle]string{},
+		judge: opts.Judge, control: make(chan controlReq, 16), wake: -1, nft: nft.NFT{Path: cfg.Isolation.Nft}}
 	a.flagged.pids = map[int32]bool{}
 	for _, b := range append(slices.Clone(builtinBoundaries), cfg.Boundaries...) {
 		a.bounds[b] = true
@@ -194,21 +195,31 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		defer a.canaries.remove(a.log)
 	}
 
+	if a.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fmt.Errorf("eventfd: %w", err)
+	}
+	defer unix.Close(a.wake)
+
+	// the goroutines end before Run returns: done and the groups closed by
+	// shutdown end the readers, actx the account monitor
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	batches := make(chan []fanotify.Event, 256)
-	stop := make(chan struct{})
-	defer close(stop)
-	wg.Add(1)
+	done := make(chan struct{})
+	defer close(done)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
-		defer wg.Done()
-		a.readFiles(batches, stop)
+		select {
+		case <-ctx.Done():
+			a.signal()
+		case <-done:
+		}
 	}()
 	if a.conn != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.readProcs(stop)
+			a.readProcs(done)
 		}()
 	}
 	wg.Add(1)
@@ -226,7 +237,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := a.runAccounts(ctx); err != nil && ctx.Err() == nil {
+			if err := a.runAccounts(actx); err != nil && actx.Err() == nil {
 				a.log.Error("account monitor stopped", "err", err)
 			}
 		}()
@@ -236,51 +247,139 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	if a.opts.Ready != nil {
 		a.opts.Ready()
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	return a.loop(ctx)
+}
+
+// readPause is how long the loop lets events gather after a busy read.
+const readPause = time.Millisecond
+
+// activeWait bounds a wait for events within a second of the last ones.
+// The Go runtime takes the processor away from a thread that has spent
+// 10 ms in a system call; when it comes back, the runtime's monitor
+// thread restarts its fastest polling (about sixty wake-ups). Copying
+// large files gives such gaps tens of times a second, so a wait of at
+// most a few milliseconds is cheaper.
+var activeWait = 4 * time.Millisecond
+
+// loop reads and handles file events, control requests and the
+// once-a-second housekeeping in one goroutine until ctx ends. It waits
+// with poll(2) and sleeps with nanosleep(2) directly: on the 2-core
+// machines measured, a reader goroutine handing batches to a handler
+// through the runtime (poller wake-ups, timers, thread hand-overs) cost
+// the agent more CPU than reading the events, and each wake-up of an
+// agent thread also slows a copy running beside it.
+func (a *Agent) loop(ctx context.Context) error {
+	buf := make([]byte, 256<<10)
+	var batch []fanotify.Event
+	fds := []unix.PollFd{{Fd: int32(a.group.FD()), Events: unix.POLLIN}, {Fd: int32(a.wake), Events: unix.POLLIN}}
+	next := time.Now().Add(time.Second)
+	var busy time.Time // when events last came
+	var yielded time.Time
 	var ticks int
 	for {
-		select {
-		case <-ctx.Done():
+		// A goroutine that never passes through the scheduler looks to
+		// the runtime like one that has run for too long: every 10 ms it
+		// would be sent a preemption signal and its processor taken, and
+		// the runtime's monitor thread would go back to polling every
+		// 20 us. A yield resets that clock; it also wakes an idle thread
+		// to look for work, so it is done only every few milliseconds.
+		if now := time.Now(); now.Sub(yielded) > 4*time.Millisecond {
+			runtime.Gosched()
+			yielded = now
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		wait := time.Until(next)
+		if time.Since(busy) < time.Second {
+			wait = min(wait, activeWait)
+		}
+		if _, err := unix.Poll(fds, max(int(wait/time.Millisecond), 0)+1); err != nil && !errors.Is(err, unix.EINTR) {
+			a.shutdown()
+			return fmt.Errorf("poll: %w", err)
+		}
+		if fds[1].Revents != 0 {
+			var b [8]byte
+			unix.Read(a.wake, b[:])
+		}
+		if ctx.Err() != nil {
 			a.shutdown()
 			return nil
-		case b, ok := <-batches:
-			if !ok {
+		}
+		a.answerControl()
+		if fds[0].Revents&unix.POLLIN != 0 {
+			err := a.group.ReadNow(buf, func(e *fanotify.Event) { batch = append(batch, *e) })
+			if len(batch) > 0 {
+				busy = time.Now()
+				a.stats.Events.Add(int64(len(batch)))
+				for i := range batch {
+					a.handle(&batch[i])
+				}
+				clear(batch)
+				batch = batch[:0]
+				// Under activity, let events gather for a moment: every
+				// event queued while the agent waits wakes it (an IPI and
+				// a context switch in the writer's path, which cost a copy
+				// on a tmpfs a third of its speed), while a batch read
+				// later costs nothing extra. An idle agent still wakes on
+				// the first event.
+				ts := unix.NsecToTimespec(int64(readPause))
+				unix.Nanosleep(&ts, nil)
+			}
+			if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+				a.log.Error("fanotify read", "err", err)
 				a.shutdown()
 				return errors.New("fanotify: event reader stopped")
 			}
-			for i := range b {
-				a.handle(&b[i])
-			}
-			// the batch goes back to the reader, emptied
-			clear(b)
-			select {
-			case a.spare <- b[:0]:
-			default:
-			}
-		case req := <-a.control:
-			req.reply <- a.controlOp(req)
-		case <-tick.C:
+		} else if fds[0].Revents != 0 {
+			a.shutdown()
+			return fmt.Errorf("fanotify: event descriptor failed (poll events %#x)", fds[0].Revents)
+		}
+		if now := time.Now(); !now.Before(next) {
+			next = now.Add(time.Second)
 			ticks++
-			out := a.engine.Flush()
-			for _, d := range out.Decisions {
-				a.stats.Decisions.Add(1)
-				none := -1
-				a.act(d, 0, &none)
-			}
-			a.watchdog()
-			if ticks%10 == 0 {
-				a.engine.Expire(time.Now(), func(pid int32) bool { return proc.Alive(pid, 0) })
-				a.table.GC()
-				clear(a.allowed)
-			}
+			a.housekeep(ticks)
 		}
 	}
 }
 
-// shutdown closes the file groups so that the readers end; the permission
-// group is closed by Run's defers, which makes the kernel allow anything
-// pending.
+// housekeep runs once a second: decisions that only time makes (a slow
+// run's window closing), the watchdog, and every ten seconds expiry of
+// what is remembered about exited processes.
+func (a *Agent) housekeep(ticks int) {
+	out := a.engine.Flush()
+	for _, d := range out.Decisions {
+		a.stats.Decisions.Add(1)
+		none := -1
+		a.act(d, 0, &none)
+	}
+	a.watchdog()
+	if ticks%10 == 0 {
+		a.engine.Expire(time.Now(), func(pid int32) bool { return proc.Alive(pid, 0) })
+		a.table.GC()
+		clear(a.allowed)
+	}
+}
+
+// answerControl answers the control requests queued.
+func (a *Agent) answerControl() {
+	for {
+		select {
+		case req := <-a.control:
+			req.reply <- a.controlOp(req)
+		default:
+			return
+		}
+	}
+}
+
+// signal wakes the event loop.
+func (a *Agent) signal() {
+	var b [8]byte
+	b[0] = 1 // eventfd counts in host byte order; 1 is non-zero either way
+	unix.Write(a.wake, b[:])
+}
+
+// shutdown closes the file groups; the permission group is closed by
+// Run's defers, which makes the kernel allow anything pending.
 func (a *Agent) shutdown() {
 	a.group.Close()
 	a.perm.Close()
@@ -288,58 +387,6 @@ func (a *Agent) shutdown() {
 		a.conn.Close()
 	}
 	a.agentAlert(incident.Info, "agent-stopped", "Watch agent stopped", fmt.Sprintf("%d held process trees stay stopped", len(a.held)))
-}
-
-// readPause is how long the reader lets events gather after a busy read.
-const readPause = time.Millisecond
-
-func (a *Agent) readFiles(out chan<- []fanotify.Event, stop <-chan struct{}) {
-	defer close(out)
-	buf := make([]byte, 256<<10)
-	for {
-		var batch []fanotify.Event
-		select {
-		case batch = <-a.spare:
-		default:
-		}
-		err := a.group.Read(buf, func(e *fanotify.Event) { batch = append(batch, *e) })
-		if len(batch) > 0 {
-			a.stats.Events.Add(int64(len(batch)))
-			select {
-			case out <- batch:
-			case <-stop:
-				closeEvents(batch)
-				return
-			}
-			// Under activity, let events gather for a moment: every event
-			// queued while the agent waits in read wakes it (an IPI and a
-			// context switch in the writer's path, which cost a copy on
-			// a tmpfs a third of its speed), while a batch read later costs
-			// nothing extra. An idle agent still wakes on the first event.
-			time.Sleep(readPause)
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
-				continue
-			}
-			a.log.Error("fanotify read", "err", err)
-			return
-		}
-	}
-}
-
-func closeEvents(b []fanotify.Event) {
-	for _, e := range b {
-		if e.PidFD >= 0 {
-			unix.Close(e.PidFD)
-		}
-		if e.FD >= 0 {
-			unix.Close(e.FD)
-		}
-	}
 }
 
 func (a *Agent) readProcs(stop <-chan struct{}) {

@@ -68,6 +68,7 @@ func (a *Agent) serveControl(c *net.UnixConn) {
 	r := controlReq{ControlRequest: req, reply: make(chan ControlReply, 1)}
 	select {
 	case a.control <- r:
+		a.signal()
 	case <-a.ctx.Done():
 		return
 	}

@@ -181,3 +181,47 @@ func TestPermissionGroup(t *testing.T) {
 		t.Fatalf("open after the denial: %q %v", out, err)
 	}
 }
+
+// A reader waiting on a notification group (which waits with poll(2)
+// itself, outside the runtime's poller) ends with os.ErrClosed when the
+// group is closed, and a second Close is harmless: the descriptor must
+// not be closed twice, or under the waiting reader, where its number may
+// already belong to another file.
+func TestReadEndsOnClose(t *testing.T) {
+	dir := watchtest.Tmpfs(t, 16)
+	g, err := NewDirEntryGroup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.MarkFilesystem(dir, Create); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if err := g.Read(buf, func(*Event) {}); err != nil {
+				got <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // the reader is waiting
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Errorf("reader ended with %v, want os.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reader still waiting after Close")
+	}
+	if err := g.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := g.ReadNow(make([]byte, 4096), func(*Event) {}); err == nil {
+		t.Error("ReadNow on a closed group succeeded")
+	}
+}

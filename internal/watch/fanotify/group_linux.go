@@ -6,15 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
 // Group is one fanotify group: a descriptor with marks and an event queue.
 type Group struct {
+	// f is the permission group's descriptor as a file of the runtime's
+	// poller, so that its reader blocks cheaply. The notification group
+	// has none: its owner polls it directly (see ReadNow), and a
+	// descriptor in the runtime's epoll set would wake an idle runtime
+	// thread for every event queued, for nothing.
 	f    *os.File
 	fd   int
 	perm bool
+
+	mu     sync.RWMutex // Read (shared) against Close (exclusive)
+	closed bool
 }
 
 // NewDirEntryGroup opens a notification group that reports each event's
@@ -28,7 +37,7 @@ func NewDirEntryGroup() (*Group, error) {
 	if err != nil {
 		return nil, initError(err)
 	}
-	return &Group{f: os.NewFile(uintptr(fd), "fanotify"), fd: fd}, nil
+	return &Group{fd: fd}, nil
 }
 
 // NewPermissionGroup opens a content-class group for permission events.
@@ -78,7 +87,51 @@ func (g *Group) mark(flags uint, mask uint64, path string) error {
 // Read waits for events and decodes them into fn. It returns os.ErrClosed
 // once the group is closed. Descriptors carried by events belong to fn.
 func (g *Group) Read(buf []byte, fn func(*Event)) error {
-	n, err := g.f.Read(buf)
+	if g.f != nil {
+		n, err := g.f.Read(buf)
+		if err != nil {
+			return err
+		}
+		return Parse(buf[:n], fn, func(fd int) { unix.Close(fd) })
+	}
+	for {
+		g.mu.RLock()
+		if g.closed {
+			g.mu.RUnlock()
+			return os.ErrClosed
+		}
+		// a bounded wait, so that Close (which waits for the lock) is
+		// never held up for long and the descriptor is never closed
+		// under a waiting reader
+		fds := []unix.PollFd{{Fd: int32(g.fd), Events: unix.POLLIN}}
+		_, err := unix.Poll(fds, 100)
+		if err == nil && fds[0].Revents != 0 {
+			err = g.ReadNow(buf, fn)
+		}
+		g.mu.RUnlock()
+		if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		if err == nil && fds[0].Revents != 0 {
+			return nil
+		}
+	}
+}
+
+// FD is the group's descriptor, for a caller that waits on it with
+// poll(2) and then calls ReadNow.
+func (g *Group) FD() int { return g.fd }
+
+// ReadNow reads the events queued at this moment with a plain read(2),
+// outside the Go runtime's poller: it returns unix.EAGAIN at once when
+// there are none. It must not run concurrently with Close. The agent waits with poll(2) itself, so that an event
+// costs its thread one wake-up instead of a poller wake-up followed by a
+// hand-over between threads.
+func (g *Group) ReadNow(buf []byte, fn func(*Event)) error {
+	if g.closed {
+		return os.ErrClosed
+	}
+	n, err := unix.Read(g.fd, buf)
 	if err != nil {
 		return err
 	}
@@ -97,8 +150,20 @@ func (g *Group) Respond(fd int, allow bool) error {
 	return err
 }
 
-// Close closes the group; its marks go with it.
-func (g *Group) Close() error { return g.f.Close() }
+// Close closes the group; its marks go with it. Closing twice is
+// harmless.
+func (g *Group) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	if g.f != nil {
+		return g.f.Close()
+	}
+	return unix.Close(g.fd)
+}
 
 // IgnoreModify adds (on) or removes an ignore mask for FAN_MODIFY on the
 // file at path: after the first modification of a file has been seen,
