@@ -69,9 +69,11 @@ type Agent struct {
 	// quiet are files whose further modifications are ignored in the
 	// kernel until they are closed
 	quiet map[fanotify.Handle]string
-	// wake is an eventfd that interrupts the event loop's wait: a control
-	// request is queued, or the agent stops
-	wake int
+	// wake interrupts the event loop's wait: a control request is
+	// queued, or the agent stops
+	wake *waker
+	// stopped is closed when the event loop has ended
+	stopped chan struct{}
 	// kept is the file a glance left open for the note check that follows
 	kept    *fanotify.File
 	keptObj fanotify.Handle
@@ -99,7 +101,7 @@ func New(cfg *Config, opts Options) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Log, self: int32(os.Getpid()), guards: map[int32]bool{},
 		bounds: map[string]bool{}, allow: map[string]string{}, allowed: map[int32]allowMemo{}, held: map[int32]*tree{}, quiet: map[fanotify.Handle]string{},
-		judge: opts.Judge, control: make(chan controlReq, 16), wake: -1, nft: nft.NFT{Path: cfg.Isolation.Nft}}
+		judge: opts.Judge, control: make(chan controlReq, 16), stopped: make(chan struct{}), nft: nft.NFT{Path: cfg.Isolation.Nft}}
 	a.flagged.pids = map[int32]bool{}
 	for _, b := range append(slices.Clone(builtinBoundaries), cfg.Boundaries...) {
 		a.bounds[b] = true
@@ -195,31 +197,32 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		defer a.canaries.remove(a.log)
 	}
 
-	if a.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		return fmt.Errorf("eventfd: %w", err)
+	if a.wake, err = newWaker(); err != nil {
+		return err
 	}
-	defer unix.Close(a.wake)
+	defer a.wake.Close()
 
-	// the goroutines end before Run returns: done and the groups closed by
-	// shutdown end the readers, actx the account monitor
+	// the goroutines end before Run returns: stopped and the groups
+	// closed by shutdown end the readers, actx the account monitor
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	done := make(chan struct{})
-	defer close(done)
+	defer close(a.stopped)
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		select {
 		case <-ctx.Done():
-			a.signal()
-		case <-done:
+			a.wake.Signal()
+		case <-a.stopped:
 		}
 	}()
 	if a.conn != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.readProcs(done)
+			a.readProcs(a.stopped)
 		}()
 	}
 	wg.Add(1)
@@ -259,7 +262,7 @@ const readPause = time.Millisecond
 // thread restarts its fastest polling (about sixty wake-ups). Copying
 // large files gives such gaps tens of times a second, so a wait of at
 // most a few milliseconds is cheaper.
-var activeWait = 4 * time.Millisecond
+const activeWait = 4 * time.Millisecond
 
 // loop reads and handles file events, control requests and the
 // once-a-second housekeeping in one goroutine until ctx ends. It waits
@@ -271,7 +274,7 @@ var activeWait = 4 * time.Millisecond
 func (a *Agent) loop(ctx context.Context) error {
 	buf := make([]byte, 256<<10)
 	var batch []fanotify.Event
-	fds := []unix.PollFd{{Fd: int32(a.group.FD()), Events: unix.POLLIN}, {Fd: int32(a.wake), Events: unix.POLLIN}}
+	fds := []unix.PollFd{{Fd: int32(a.group.FD()), Events: unix.POLLIN}, {Fd: int32(a.wake.fd), Events: unix.POLLIN}}
 	next := time.Now().Add(time.Second)
 	var busy time.Time // when events last came
 	var yielded time.Time
@@ -297,8 +300,7 @@ func (a *Agent) loop(ctx context.Context) error {
 			return fmt.Errorf("poll: %w", err)
 		}
 		if fds[1].Revents != 0 {
-			var b [8]byte
-			unix.Read(a.wake, b[:])
+			a.wake.Drain()
 		}
 		if ctx.Err() != nil {
 			a.shutdown()
@@ -371,11 +373,47 @@ func (a *Agent) answerControl() {
 	}
 }
 
-// signal wakes the event loop.
-func (a *Agent) signal() {
+// waker is an eventfd that interrupts the event loop's poll(2). Signal
+// is safe from any goroutine, also after Close (a control connection
+// may outlive the loop): the descriptor's number is never written to
+// once closed, when it may already belong to another file.
+type waker struct {
+	mu sync.Mutex
+	fd int
+}
+
+func newWaker() (*waker, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	return &waker{fd: fd}, nil
+}
+
+// Signal wakes the loop.
+func (w *waker) Signal() {
 	var b [8]byte
-	b[0] = 1 // eventfd counts in host byte order; 1 is non-zero either way
-	unix.Write(a.wake, b[:])
+	b[0] = 1 // eventfd adds a host-order counter; 1 is non-zero either way
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd >= 0 {
+		unix.Write(w.fd, b[:])
+	}
+}
+
+// Drain resets the counter after a wake-up.
+func (w *waker) Drain() {
+	var b [8]byte
+	unix.Read(w.fd, b[:])
+}
+
+func (w *waker) Close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+		w.fd = -1
+	}
 }
 
 // shutdown closes the file groups; the permission group is closed by

@@ -68,11 +68,16 @@ func (a *Agent) serveControl(c *net.UnixConn) {
 	r := controlReq{ControlRequest: req, reply: make(chan ControlReply, 1)}
 	select {
 	case a.control <- r:
-		a.signal()
-	case <-a.ctx.Done():
+		a.wake.Signal()
+	case <-a.stopped:
 		return
 	}
-	json.NewEncoder(c).Encode(<-r.reply)
+	select {
+	case rep := <-r.reply:
+		json.NewEncoder(c).Encode(rep)
+	case <-a.stopped:
+		json.NewEncoder(c).Encode(ControlReply{Error: "the agent stopped before answering"})
+	}
 }
 
 // controlOp runs on the agent's main loop.
