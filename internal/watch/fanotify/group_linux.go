@@ -124,9 +124,9 @@ func (g *Group) FD() int { return g.fd }
 
 // ReadNow reads the events queued at this moment with a plain read(2),
 // outside the Go runtime's poller: it returns unix.EAGAIN at once when
-// there are none. It must not run concurrently with Close. The agent waits with poll(2) itself, so that an event
+// there are none. The agent waits with poll(2) itself, so that an event
 // costs its thread one wake-up instead of a poller wake-up followed by a
-// hand-over between threads.
+// hand-over between threads. It must not run concurrently with Close.
 func (g *Group) ReadNow(buf []byte, fn func(*Event)) error {
 	if g.closed {
 		return os.ErrClosed
