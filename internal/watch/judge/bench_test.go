@@ -2,7 +2,6 @@ package judge
 
 import (
 	"context"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,8 +76,7 @@ func BenchmarkNotes(b *testing.B) {
 }
 
 func BenchmarkUniform(b *testing.B) {
-	rnd := make([]byte, 16<<10)
-	rand.Read(rnd)
+	rnd := random(16 << 10)
 	text := []byte(strings.Repeat("ordinary words ", 16<<10/15+1))[:16<<10]
 	for _, c := range []struct {
 		name string
