@@ -19,8 +19,8 @@
 # every contender, as in a real migration of tens of TB that never fit in
 # memory, so reading the source twice costs what it costs. BENCH_CACHE=warm:
 # the source is read into the page cache before every contender, which
-# measures CPU and destination costs only. Prints seconds, MB/s and the
-# ratios; the figures go into the README.
+# measures CPU and destination costs only. Prints seconds, MB/s, CPU seconds
+# (user + system) and the ratios; the figures go into the README.
 set -euo pipefail
 . "$(dirname "$0")/../common.sh"
 corpus=$(bench_corpus "${1:-}")
@@ -102,22 +102,27 @@ clean() {
   env -u AWS_CA_BUNDLE rclone purge benchs3:bench 2>/dev/null || true
   mkdir -p "$work/s3root/bench"
 }
-# time_run NAME FUNC: the fastest of $reps runs of FUNC, in wall seconds.
-# Exit 0 and 1 are success for yara and kintsugi (1: something found).
+# time_run NAME FUNC: the fastest of $reps runs of FUNC, in wall seconds,
+# and the CPU seconds (user + system, FUNC's processes; not the S3
+# server's) of that run. Exit 0 and 1 are success for yara and kintsugi
+# (1: something found).
+declare -A cpu
 time_run() {
-  local name=$1 fn=$2 t0 t1 rc best=
+  local name=$1 fn=$2 rc best= t u s
   for rep in $(seq "$reps"); do
     clean
     drop_or_warm
     rc=0
-    t0=$(date +%s.%N)
-    "$fn" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
-    t1=$(date +%s.%N)
+    TIMEFORMAT='%R %U %S'
+    { time "$fn" >"$work/$name.out" 2>"$work/$name.err" || rc=$?; } 2>"$work/$name.time"
     if ((rc > 1)); then
       echo "bench/migrate: $name failed (exit $rc):" >&2; tail -5 "$work/$name.err" >&2; exit 2
     fi
-    t=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
-    if [[ -z $best ]] || awk -v a="$t" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$t; fi
+    read -r t u s < <(tail -1 "$work/$name.time")
+    if [[ -z $best ]] || awk -v a="$t" -v b="$best" 'BEGIN{exit !(a<b)}'; then
+      best=$t
+      cpu[$name]=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
+    fi
   done
   secs[$name]=$best
   echo "  $name: best of $reps ${best}s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
@@ -158,8 +163,8 @@ clean
 
 mbs() { awk -v b="$bytes" -v s="${secs[$1]}" 'BEGIN{printf "%8.1f", b/1e6/s}'; }
 ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN{printf "%.2fx", a/b}'; }
-printf '\n%-62s %8s %9s\n' "run" "seconds" "MB/s"
-row() { printf '%-62s %8s %9s\n' "$1" "${secs[$2]}" "$(mbs "$2")"; }
+printf '\n%-62s %8s %9s %8s\n' "run" "seconds" "MB/s" "CPU s"
+row() { printf '%-62s %8s %9s %8s\n' "$1" "${secs[$2]}" "$(mbs "$2")" "${cpu[$2]}"; }
 row "local (a)  rclone copy --checksum" rclone_local
 row "local (a)  ... + sync (until the copy is on disk)" rclone_local_sync
 row "local (b)  yara -r -p 2 (sig-base), then rclone copy --checksum" scancopy_local

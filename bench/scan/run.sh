@@ -8,11 +8,13 @@
 #   (b) yara -r -p 2 with signature-base         Debian's yara, rules precompiled with yarac
 #   (c) kintsugi scan --rules signature-base     plus hashing, damage, names, archives
 #   (d) kintsugi scan again, tree unchanged      incremental rescan
+#   sha256sum of every file (2 processes), and (b) followed by it: what a
+#     responder runs today to get the verdicts and the hashes kintsugi records
 #   (b') and (c') with kintsugi's built-in pack (kintsugi rules export)
 #   clamscan, with its installed signature database when there is one (it
 #   refuses to run without one), and with kintsugi's built-in pack loaded as a
 #   YARA database (ClamAV skips the rules its YARA subset cannot express)
-# and prints MB/s and the ratios. Figures go into the README.
+# and prints seconds, MB/s, CPU seconds (user + system) and the ratios. Figures go into the README.
 set -euo pipefail
 . "$(dirname "$0")/../common.sh"
 corpus=$(bench_corpus "${1:-}")
@@ -35,19 +37,21 @@ files=$(find "$corpus" -type f | wc -l)
 echo "corpus: $corpus, $files files, $(awk -v b="$bytes" 'BEGIN{printf "%.1f MB", b/1e6}')"
 echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
-# time_run NAME CMD...: wall seconds of one run (exit status 0 and 1 are
-# success; kintsugi exits 1 when it finds something).
-declare -A secs
+# time_run NAME CMD...: wall seconds and CPU seconds (user + system, the
+# command and its children) of one run (exit status 0 and 1 are success;
+# kintsugi exits 1 when it finds something).
+declare -A secs cpu
 time_run() {
   local name=$1; shift
-  local t0 t1 rc=0
-  t0=$(date +%s.%N)
-  "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
-  t1=$(date +%s.%N)
+  local rc=0 t
+  TIMEFORMAT='%R %U %S'
+  { time "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?; } 2>"$work/$name.time"
   if ((rc > 1)); then
     echo "bench/scan: $name failed (exit $rc):" >&2; tail -5 "$work/$name.err" >&2; exit 2
   fi
-  secs[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+  read -r t u s < <(tail -1 "$work/$name.time")
+  secs[$name]=$t
+  cpu[$name]=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
 }
 
 # Warm the page cache so every contender reads from memory, and kintsugi's
@@ -61,6 +65,8 @@ time_run cat         bash -c "find '$corpus' -type f -exec cat {} + >/dev/null"
 time_run yara_sb     yara -r -p 2 -C "$work/sb.yarc" "${ext[@]}" "$corpus"
 time_run kintsugi_sb "$k" scan -q --case "$work/sb.db" --rules "$sb" --host bench "$corpus"
 time_run rescan_sb   "$k" scan -q --case "$work/sb.db" --rules "$sb" --host bench "$corpus"
+# what a responder runs today to get the hashes kintsugi records as well
+time_run sha256     bash -c "find '$corpus' -type f -print0 | xargs -0 -P 2 -n 64 sha256sum >/dev/null"
 time_run yara_bi     yara -r -p 2 -C "$work/builtin.yarc" "${ext[@]}" "$corpus"
 time_run kintsugi_bi "$k" scan -q --case "$work/bi.db" --host bench "$corpus"
 have_clam=0 have_clam_bi=0
@@ -77,18 +83,27 @@ fi
 
 mbs() { awk -v b="$bytes" -v s="${secs[$1]}" 'BEGIN{printf "%8.1f", b/1e6/s}'; }
 ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN{printf "%.2fx", a/b}'; }
-printf '\n%-46s %8s %9s\n' "run" "seconds" "MB/s"
-row() { printf '%-46s %8s %9s\n' "$1" "${secs[$2]}" "$(mbs "$2")"; }
+printf '\n%-46s %8s %9s %8s\n' "run" "seconds" "MB/s" "CPU s"
+row() { printf '%-46s %8s %9s %8s\n' "$1" "${secs[$2]}" "$(mbs "$2")" "${cpu[$2]}"; }
+sum() { # sum NEW A B: NEW is A then B
+  secs[$1]=$(awk -v a="${secs[$2]}" -v b="${secs[$3]}" 'BEGIN{printf "%.3f", a+b}')
+  cpu[$1]=$(awk -v a="${cpu[$2]}" -v b="${cpu[$3]}" 'BEGIN{printf "%.2f", a+b}')
+}
+sum yara_sb_sha yara_sb sha256
 row "(a) cat (read limit)" cat
 row "(b) yara -r -p 2, signature-base" yara_sb
 row "(c) kintsugi scan --rules signature-base" kintsugi_sb
 row "(d) kintsugi rescan, unchanged tree" rescan_sb
+row "sha256sum of every file, 2 processes" sha256
+row "(b) then sha256sum (verdicts and hashes)" yara_sb_sha
 row "(b') yara -r -p 2, built-in pack" yara_bi
 row "(c') kintsugi scan, built-in pack" kintsugi_bi
 ((have_clam)) && row "clamscan -r (installed signatures)" clamscan
 ((have_clam_bi)) && row "clamscan -r, built-in pack as YARA database" clamscan_bi
 echo
 echo "kintsugi vs yara, signature-base (speed, >1 is faster): $(ratio yara_sb kintsugi_sb)   target >= 1.00x"
+echo "kintsugi vs yara then sha256sum, signature-base:       $(ratio yara_sb_sha kintsugi_sb)"
+echo "CPU seconds, kintsugi over yara, signature-base:        $(awk -v a="${cpu[kintsugi_sb]}" -v b="${cpu[yara_sb]}" 'BEGIN{printf "%+.2f", a-b}')   (hashing, damage, archive members: work yara does not do)"
 echo "kintsugi vs yara, built-in pack:                        $(ratio yara_bi kintsugi_bi)"
 ((have_clam_bi)) && echo "kintsugi vs clamscan, built-in pack:                    $(ratio clamscan_bi kintsugi_bi)   (ClamAV loaded $((clam_total - clam_skipped)) of $clam_total rules)"
 echo "rescan vs full scan (speed):                            $(ratio kintsugi_sb rescan_sb)   target >= 20x"

@@ -387,13 +387,21 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 		if err := m.put(ctx, e); err != nil {
 			return err
 		}
-		up, err := m.cfg.Dest.Create(ctx, e.DestKey, e.Temp, ent.Info.Size, meta)
-		if err != nil {
-			m.cleanup(ctx, e)
-			return m.fail(ctx, e, "cannot write to the destination: "+errReason(err))
+		// The upload starts with the first bytes the engine passes on: a
+		// file it refuses whole is never written (see scan.Tee).
+		var up dest.Upload
+		var createErr error
+		create := func() bool {
+			if up == nil && createErr == nil {
+				up, createErr = m.cfg.Dest.Create(ctx, e.DestKey, e.Temp, ent.Info.Size, meta)
+			}
+			return createErr == nil
 		}
 		var wrote int64
 		res := m.cfg.Engine.Examine(ctx, ent, func(p []byte) error {
+			if !create() {
+				return createErr
+			}
 			if err := m.lim.wait(ctx, len(p)); err != nil {
 				return err
 			}
@@ -402,6 +410,16 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 			return err
 		})
 		m.screened(res)
+		if createErr == nil && up == nil && res.Verdict == incident.Clean && ctx.Err() == nil && res.TeeErr == nil {
+			create() // nothing was passed on (an empty file): still a copy to make
+		}
+		if createErr != nil {
+			m.cleanup(ctx, e)
+			return m.fail(ctx, e, "cannot write to the destination: "+errReason(createErr))
+		}
+		if up == nil {
+			up = noUpload{}
+		}
 		setIdentity(e, res.Info)
 		e.SHA256, e.Verdict, e.Reason, e.Findings, e.ScannedAt = res.Sums.SHA256, res.Verdict, res.Reason, nonClean(res.Findings), m.cfg.Now()
 		switch {
@@ -533,3 +551,16 @@ func (m *Migrator) verify(ctx context.Context, e *Entry) bool {
 type onlyReader struct{ r io.Reader }
 
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// noUpload stands for an upload that was never started: the engine passed
+// no bytes on because it refused the file, or the examination stopped
+// first. Only Abort succeeds.
+type noUpload struct{}
+
+func (noUpload) Write([]byte) (int, error) { return 0, errors.New("migrate: no upload was started") }
+
+func (noUpload) Commit(context.Context, int64, string) error {
+	return errors.New("migrate: no upload was started")
+}
+
+func (noUpload) Abort(context.Context) error { return nil }

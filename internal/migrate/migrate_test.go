@@ -232,6 +232,47 @@ func TestLocalToLocal(t *testing.T) {
 	}
 }
 
+// creates records the keys a destination was asked to start uploads for.
+type creates struct {
+	dest.Destination
+	mu   sync.Mutex
+	keys []string
+}
+
+func (c *creates) Create(ctx context.Context, key, temp string, size int64, meta dest.Meta) (dest.Upload, error) {
+	c.mu.Lock()
+	c.keys = append(c.keys, key)
+	c.mu.Unlock()
+	return c.Destination.Create(ctx, key, temp, size, meta)
+}
+
+// TestRefusedNeverWritten: a file read whole and refused is never written
+// to the destination, not even under a temporary name; a streamed one
+// that is refused leaves nothing behind either.
+func TestRefusedNeverWritten(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 1<<12) + "xxEVILxx" // 64 KiB: streamed below
+	f := newFixture(t, map[string]string{"ok.txt": "hello", "evil.exe": "xxEVILxx", "big-evil.bin": big, "empty": ""})
+	c := &creates{Destination: f.d}
+	m := f.migrator(evilDetector{}, func(cfg *Config) {
+		cfg.Dest = c
+		cfg.Engine = scan.New(scan.Config{Detectors: []scan.Detector{evilDetector{}}, Limits: scan.Limits{WholeFile: 1 << 10, Chunk: 16 << 10}})
+	})
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(c.keys)
+	if want := []string{"big-evil.bin", "empty", "ok.txt"}; strings.Join(c.keys, ",") != strings.Join(want, ",") {
+		t.Errorf("uploads started for %q, want %q", c.keys, want)
+	}
+	got := tree(t, f.dst)
+	if len(got) != 2 || got["ok.txt"] != "hello" || got["empty"] != "" {
+		t.Errorf("destination holds %q", keys(got))
+	}
+	if st := f.states(); st["evil.exe"] != StateRefused || st["big-evil.bin"] != StateRefused || st["empty"] != StateVerified {
+		t.Errorf("states %v", st)
+	}
+}
+
 func keys(m map[string]string) []string {
 	var ks []string
 	for k := range m {

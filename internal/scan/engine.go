@@ -293,14 +293,19 @@ func (e *Engine) prefetchFile(ent source.Entry, planners []QuickPlanner) {
 }
 
 // Tee receives the bytes of a file exactly as they are examined, in order,
-// each byte once: migrate copies what it screens without a second read. An
-// error stops the examination.
+// each byte once: migrate copies what it screens without a second read. A
+// file of up to Limits.WholeFile bytes is read into memory and reaches the
+// tee in one piece after its examination, and only if nothing was found in
+// it (a file that will be refused is never passed on); a bigger file
+// reaches it chunk by chunk as it is read, whatever is found. An error
+// stops the examination.
 type Tee func(p []byte) error
 
 // Examine examines one walked entry, feeding every byte read to tee too
-// (nil for none). It ignores Known: the caller decides about reuse. The
-// bytes tee saw are exactly the bytes the detectors saw, and Result.Sums
-// is their SHA-256, unless Result.TeeErr is set.
+// (nil for none; see Tee for when). It ignores Known: the caller decides
+// about reuse. When the result is clean, the bytes tee saw are exactly the
+// bytes the detectors saw, and Result.Sums is their SHA-256, unless
+// Result.TeeErr is set.
 func (e *Engine) Examine(ctx context.Context, ent source.Entry, tee Tee) Result {
 	return e.examineEntry(ctx, ent, tee, false)
 }
@@ -624,18 +629,18 @@ func (e *Engine) fullFile(ctx context.Context, f *os.File, in source.Info, ent s
 			r.Findings = append(r.Findings, unscannable("read", reason))
 			return
 		}
-		if tee != nil {
-			if err := tee(buf); err != nil {
-				r.TeeErr = err
-				return
-			}
-		}
 		file.Content, file.Whole = bytes.NewReader(buf), true
 		o := e.begin(ctx, file)
 		o.write(buf)
 		r.Findings = append(r.Findings, o.finish(ctx)...)
 		r.Sums = *file.Sums
 		r.Findings = append(r.Findings, e.archive(ctx, file, bytes.NewReader(buf), in.Size, 0, e.newBudget(in.Size))...)
+		// The whole file is in memory: the tee gets it once examined, and
+		// only when nothing was found, so that bytes to be refused are
+		// never written anywhere.
+		if tee != nil && ctx.Err() == nil && incident.FileVerdict(r.Findings) == incident.Clean {
+			r.TeeErr = tee(buf)
+		}
 		return
 	}
 	cr := &countingReaderAt{r: f}

@@ -321,6 +321,34 @@ func TestExamineTee(t *testing.T) {
 	}
 }
 
+// TestExamineTeeRefused: a file read whole that is found malicious never
+// reaches the tee (migrate writes nothing of it); a streamed one reaches
+// it as it is read, and the verdict says it must not be kept.
+func TestExamineTeeRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		size  int
+		teed  int
+		whole bool
+	}{{1000, 0, true}, {5 << 20, 5 << 20, false}} {
+		p := filepath.Join(dir, "f")
+		data := bytes.Repeat([]byte("abcdefghij"), tc.size/10)
+		copy(data[tc.size/2:], "zzz")
+		write(t, p, data)
+		fi, _ := os.Lstat(p)
+		n := &needle{marker: []byte("zzz"), seen: map[string]int64{}}
+		e := scan.New(scan.Config{Detectors: []scan.Detector{n}, Limits: scan.Limits{WholeFile: 1 << 20, Chunk: 1 << 20}})
+		teed := 0
+		r := e.Examine(context.Background(), source.Entry{Path: p, Open: p, Kind: source.KindFile, Info: source.InfoOf(fi)}, func(b []byte) error {
+			teed += len(b)
+			return nil
+		})
+		if r.Verdict != incident.Malicious || teed != tc.teed || n.seen[p] != int64(len(data)) {
+			t.Errorf("size %d (whole %v): verdict %s, teed %d bytes (want %d), detector saw %d", tc.size, tc.whole, r.Verdict, teed, tc.teed, n.seen[p])
+		}
+	}
+}
+
 // planner is a quick detector that announces the first KiB of every file
 // and records which files it was asked about.
 type planner struct {
