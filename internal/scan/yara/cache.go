@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,8 +27,16 @@ const cacheMaxAge = 30 * 24 * time.Hour
 
 func cachePath(dir string, srcs []source) string {
 	_, digest := describe(srcs)
+	return cachePathOf(dir, digest)
+}
+
+func cachePathOf(dir, digest string) string {
 	return filepath.Join(dir, fmt.Sprintf("rules-%s-%s.yarc", digest, Version()))
 }
+
+// countSuffix names the file beside a cached set that holds its number of
+// rules, so that the set can be loaded lazily and still be counted.
+const countSuffix = ".count"
 
 // safeDir reports whether dir exists, belongs to us, and nobody else may
 // write to it.
@@ -40,26 +49,80 @@ func safeDir(dir string) bool {
 	return ok && int(st.Uid) == os.Geteuid()
 }
 
+// loadCached returns the cached compiled set of srcs, nil when there is
+// none to trust. A whole set whose rule count was stored beside it is
+// loaded on first use (Rules.whole); if it cannot be loaded then, it is
+// dropped and srcs compiled again, which cannot fail, for only sets that
+// compiled whole are cached.
 func loadCached(dir string, srcs []source) *Rules {
 	if dir == "" || !safeDir(dir) {
 		return nil
 	}
-	p := cachePath(dir, srcs)
+	files, digest := describe(srcs)
+	p := cachePathOf(dir, digest)
 	fi, err := os.Lstat(p)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o022 != 0 {
 		return nil
+	}
+	now := time.Now()
+	os.Chtimes(p, now, now) // last use, for expiry
+	r := &Rules{Files: files, Digest: digest}
+	if n, ok := cachedCount(p); ok {
+		os.Chtimes(p+countSuffix, now, now)
+		r.Count = n
+		r.load = func() (*goyara.Rules, error) {
+			if rules, err := goyara.LoadRules(p); err == nil {
+				return rules, nil
+			}
+			os.Remove(p)
+			os.Remove(p + countSuffix)
+			rules, bad, err := compileAll(srcs)
+			if err == nil && bad != nil {
+				err = bad
+			}
+			if err != nil {
+				return nil, err
+			}
+			storeCached(dir, srcs, &Rules{rules: rules, Count: n})
+			return rules, nil
+		}
+		return r
 	}
 	rules, err := goyara.LoadRules(p)
 	if err != nil {
 		os.Remove(p)
 		return nil
 	}
-	now := time.Now()
-	os.Chtimes(p, now, now) // last use, for expiry
-	r := &Rules{rules: rules}
-	r.Files, r.Digest = describe(srcs)
+	r.rules = rules
 	r.Count = len(rules.GetRules())
+	writeCount(p, r.Count) // the next run loads it lazily
 	return r
+}
+
+// writeCount stores n, the number of rules of the cached set p, beside it.
+func writeCount(p string, n int) {
+	if n <= 0 {
+		return
+	}
+	tmp := fmt.Sprintf("%s%s.tmp-%d", p, countSuffix, os.Getpid())
+	if os.WriteFile(tmp, []byte(strconv.Itoa(n)+"\n"), 0o600) == nil && os.Rename(tmp, p+countSuffix) == nil {
+		return
+	}
+	os.Remove(tmp)
+}
+
+// cachedCount reads the rule count stored beside the cached set p.
+func cachedCount(p string) (int, bool) {
+	fi, err := os.Lstat(p + countSuffix)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o022 != 0 || fi.Size() > 20 {
+		return 0, false
+	}
+	b, err := os.ReadFile(p + countSuffix)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n, err == nil && n > 0
 }
 
 func storeCached(dir string, srcs []source, r *Rules) {
@@ -78,7 +141,11 @@ func storeCached(dir string, srcs []source, r *Rules) {
 	os.Chmod(tmp, 0o600)
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
+		return
 	}
+	// The count is written after the set: a count file always describes
+	// the set beside it.
+	writeCount(p, r.Count)
 	expireCache(dir, time.Now().Add(-cacheMaxAge))
 }
 

@@ -24,7 +24,12 @@ import (
 
 // Rules is a compiled rule set ready to scan with.
 type Rules struct {
-	rules *goyara.Rules
+	// rules is the whole set; use whole(), which loads it on first use
+	// when it comes from the cache (load is then set).
+	rules   *goyara.Rules
+	load    func() (*goyara.Rules, error)
+	once    sync.Once
+	loadErr error
 	// srcs are the sources compiled, kept to build per-class variants
 	// (see prune.go).
 	srcs     []source
@@ -117,6 +122,19 @@ func Compile(opts Options) (*Rules, error) {
 	return r, nil
 }
 
+// whole returns the whole set. A set found in the compiled-rules cache is
+// only loaded here, when the first file needs it: a rescan of an unchanged
+// tree then never pays for loading signature-base (most of its time
+// before).
+func (r *Rules) whole() (*goyara.Rules, error) {
+	r.once.Do(func() {
+		if r.load != nil {
+			r.rules, r.loadErr = r.load()
+		}
+	})
+	return r.rules, r.loadErr
+}
+
 // variant is the rule set for one class of files: the whole set less the
 // rules that cannot match that class, built once the class has earned it.
 type variant struct {
@@ -138,7 +156,11 @@ var variantMinBytes int64 = 256 << 20
 // with: the class's variant when it is ready, else the whole set. The
 // caller whose file makes the class cross variantMinBytes builds the
 // variant; the others go on with the whole set meanwhile (same matches).
-func (r *Rules) forClass(c fileClass, size int64) *goyara.Rules {
+func (r *Rules) forClass(c fileClass, size int64) (*goyara.Rules, error) {
+	all, err := r.whole()
+	if err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	if r.variants == nil {
 		r.variants = map[fileClass]*variant{}
@@ -150,7 +172,7 @@ func (r *Rules) forClass(c fileClass, size int64) *goyara.Rules {
 	}
 	if v.ready.Load() {
 		r.mu.Unlock()
-		return v.rules
+		return v.rules, nil
 	}
 	v.seen += size
 	build := !v.started && v.seen >= variantMinBytes
@@ -159,16 +181,16 @@ func (r *Rules) forClass(c fileClass, size int64) *goyara.Rules {
 	}
 	r.mu.Unlock()
 	if !build {
-		return r.rules
+		return all, nil
 	}
-	v.rules = r.buildVariant(c)
+	v.rules = r.buildVariant(c, all)
 	v.ready.Store(true)
-	return v.rules
+	return v.rules, nil
 }
 
 // buildVariant loads (from the cache) or compiles the variant of class c;
-// the whole set when no rule can be left out or compiling fails.
-func (r *Rules) buildVariant(c fileClass) *goyara.Rules {
+// all, the whole set, when no rule can be left out or compiling fails.
+func (r *Rules) buildVariant(c fileClass, all *goyara.Rules) *goyara.Rules {
 	r.parse.Do(func() {
 		r.parsed = make([][]ruleSpan, len(r.srcs))
 		for i, s := range r.srcs {
@@ -187,14 +209,16 @@ func (r *Rules) buildVariant(c fileClass) *goyara.Rules {
 		}
 	}
 	if left == 0 {
-		return r.rules
+		return all
 	}
 	if cached := loadCached(r.cacheDir, srcs); cached != nil {
-		return cached.rules
+		if rules, err := cached.whole(); err == nil {
+			return rules
+		}
 	}
 	rules, bad, err := compileAll(srcs)
 	if err != nil || bad != nil {
-		return r.rules // keep the whole set: slower, same verdicts
+		return all // keep the whole set: slower, same verdicts
 	}
 	storeCached(r.cacheDir, srcs, &Rules{rules: rules})
 	return rules

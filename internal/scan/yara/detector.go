@@ -78,7 +78,10 @@ func (d *Detector) Close() {
 // getScanner returns a scanner for the rules that can match a file that
 // starts with head and has size bytes (see prune.go).
 func (d *Detector) getScanner(head []byte, size int64) (*pooled, error) {
-	rules := d.rules.forClass(classOf(head, size), size)
+	rules, err := d.rules.forClass(classOf(head, size), size)
+	if err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	if ss := d.scanners[rules]; len(ss) > 0 {
 		s := ss[len(ss)-1]

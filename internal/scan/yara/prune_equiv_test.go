@@ -86,8 +86,12 @@ func TestPrunedVariantsMatchTheSame(t *testing.T) {
 	hits := 0
 	for name, data := range inputs {
 		c := classOf(data, int64(len(data)))
-		variantRules := r.buildVariant(c)
-		whole, part := matches(r.rules, data), matches(variantRules, data)
+		all, err := r.whole()
+		if err != nil {
+			t.Fatal(err)
+		}
+		variantRules := r.buildVariant(c, all)
+		whole, part := matches(all, data), matches(variantRules, data)
 		if whole != part {
 			t.Errorf("%s (class %q/%d): the pruned variant matches differently\nwhole set:\n%s\nvariant:\n%s", name, c.magic, c.bucket, whole, part)
 		}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	goyara "github.com/hillu/go-yara/v4"
 )
 
 func TestParseRules(t *testing.T) {
@@ -141,22 +143,34 @@ rule anywhere { strings: $a = "anywhere" condition: $a }`), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
+	all, err := r.whole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forClass := func(c fileClass, size int64) *goyara.Rules {
+		t.Helper()
+		got, err := r.forClass(c, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
 	c := classOf([]byte("plain text"), 10)
-	if got := r.forClass(c, variantMinBytes/2); got != r.rules {
+	if got := forClass(c, variantMinBytes/2); got != all {
 		t.Fatal("variant used before the class had volume")
 	}
-	first := r.forClass(c, variantMinBytes/2)
-	if first == r.rules {
+	first := forClass(c, variantMinBytes/2)
+	if first == all {
 		t.Fatal("whole set still used once the class crossed variantMinBytes")
 	}
-	if again := r.forClass(c, 1); again != first {
+	if again := forClass(c, 1); again != first {
 		t.Fatal("variant not kept for later files")
 	}
-	if n := len(first.GetRules()); n != len(r.rules.GetRules())-1 {
-		t.Errorf("variant holds %d rules, want the whole set (%d) less pe_only", n, len(r.rules.GetRules()))
+	if n := len(first.GetRules()); n != len(all.GetRules())-1 {
+		t.Errorf("variant holds %d rules, want the whole set (%d) less pe_only", n, len(all.GetRules()))
 	}
 	pe := classOf([]byte("MZ\x90\x00"), 10)
-	if got := r.forClass(pe, variantMinBytes); got != r.rules {
+	if got := forClass(pe, variantMinBytes); got != all {
 		t.Error("a class whose variant would leave nothing out does not get the whole set")
 	}
 }

@@ -236,8 +236,8 @@ func TestCompiledRulesCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(cache)
-	if len(entries) != 1 {
-		t.Fatalf("cache holds %d entries after a compile, want 1", len(entries))
+	if len(entries) != 2 || !strings.HasSuffix(entries[1].Name(), ".yarc.count") {
+		t.Fatalf("cache holds %v after a compile, want the set and its rule count", entries)
 	}
 	b, err := Compile(Options{BuiltIn: true, CacheDir: cache})
 	if err != nil {
@@ -245,6 +245,10 @@ func TestCompiledRulesCache(t *testing.T) {
 	}
 	if a.Digest != b.Digest || a.Count != b.Count {
 		t.Fatalf("cached rules differ: %s/%d vs %s/%d", a.Digest, a.Count, b.Digest, b.Count)
+	}
+	// A set from the cache is loaded by the first file that needs it.
+	if b.rules != nil || b.load == nil {
+		t.Fatal("cached set loaded before any file needed it")
 	}
 	d := NewDetector(b, Options{})
 	defer d.Close()
@@ -256,12 +260,27 @@ func TestCompiledRulesCache(t *testing.T) {
 	if loadCached(cache, []source{{ns: "kintsugi"}}) != nil {
 		t.Fatal("loaded from a world-writable cache")
 	}
-	// A corrupt cache entry is dropped and the rules compiled again.
+	// A corrupt cache entry is dropped and the rules compiled again when
+	// the first file needs them; the entry is written anew.
 	os.Chmod(cache, 0o700)
-	os.WriteFile(filepath.Join(cache, entries[0].Name()), []byte("garbage"), 0o600)
+	entry := filepath.Join(cache, entries[0].Name())
+	os.WriteFile(entry, []byte("garbage"), 0o600)
 	c, err := Compile(Options{BuiltIn: true, CacheDir: cache})
 	if err != nil || c.Count != a.Count {
 		t.Fatalf("after a corrupt cache entry: %v %+v", err, c)
+	}
+	dc := NewDetector(c, Options{})
+	defer dc.Close()
+	if got := rules(run(t, dc, "eicar.com", []byte(eicar), 0)); got != "kintsugi_eicar_test_file" {
+		t.Fatalf("rules compiled again after a corrupt cache entry: %q", got)
+	}
+	if fi, err := os.Stat(entry); err != nil || fi.Size() < 100 {
+		t.Fatalf("corrupt entry not replaced: %v", err)
+	}
+	// Without its count file, a cached set is loaded at once.
+	os.Remove(entry + countSuffix)
+	if e := loadCached(cache, c.srcs); e == nil || e.rules == nil || e.Count != a.Count {
+		t.Fatalf("set without a count file: %+v", e)
 	}
 	// Storing a new set removes entries unused for cacheMaxAge; a load
 	// counts as a use.
