@@ -51,7 +51,8 @@ S3-compatible storage), keeping relative paths, mtimes and modes. Each file is
 read once: the same bytes go through scan's detectors, SHA-256 and into a
 temporary object at the destination, which is promoted (renamed, or its upload
 completed) only if the verdict is clean and the bytes written are the bytes
-screened. Then the stored copy is read back and its SHA-256 compared; a
+screened (a file of up to 64 MiB is screened in memory first and written only
+if clean). Then the stored copy is read back and its SHA-256 compared; a
 mismatch is copied again, then reported. Files with any other verdict are
 refused and listed; --quarantine keeps them as encrypted zip archives
 (password "infected") for analysts. Files that an earlier scan of the case
