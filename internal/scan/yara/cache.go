@@ -25,12 +25,9 @@ import (
 
 const cacheMaxAge = 30 * 24 * time.Hour
 
-func cachePath(dir string, srcs []source) string {
-	_, digest := describe(srcs)
-	return cachePathOf(dir, digest)
-}
-
-func cachePathOf(dir, digest string) string {
+// cachePath is where the set compiled from sources with this digest (see
+// describe) is cached.
+func cachePath(dir, digest string) string {
 	return filepath.Join(dir, fmt.Sprintf("rules-%s-%s.yarc", digest, Version()))
 }
 
@@ -49,24 +46,24 @@ func safeDir(dir string) bool {
 	return ok && int(st.Uid) == os.Geteuid()
 }
 
-// loadCached returns the cached compiled set of srcs, nil when there is
-// none to trust. A whole set whose rule count was stored beside it is
+// loadCached returns the cached compiled set of srcs, whose digest is
+// digest, or nil when there is none to trust; the caller fills in Files
+// and Digest. A whole set whose rule count was stored beside it is
 // loaded on first use (Rules.whole); if it cannot be loaded then, it is
 // dropped and srcs compiled again, which cannot fail, for only sets that
 // compiled whole are cached.
-func loadCached(dir string, srcs []source) *Rules {
+func loadCached(dir string, srcs []source, digest string) *Rules {
 	if dir == "" || !safeDir(dir) {
 		return nil
 	}
-	files, digest := describe(srcs)
-	p := cachePathOf(dir, digest)
+	p := cachePath(dir, digest)
 	fi, err := os.Lstat(p)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o022 != 0 {
 		return nil
 	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // last use, for expiry
-	r := &Rules{Files: files, Digest: digest}
+	r := &Rules{}
 	if n, ok := cachedCount(p); ok {
 		os.Chtimes(p+countSuffix, now, now)
 		r.Count = n
@@ -83,7 +80,7 @@ func loadCached(dir string, srcs []source) *Rules {
 			if err != nil {
 				return nil, err
 			}
-			storeCached(dir, srcs, &Rules{rules: rules, Count: n})
+			storeCached(dir, digest, &Rules{rules: rules, Count: n})
 			return rules, nil
 		}
 		return r
@@ -125,14 +122,14 @@ func cachedCount(p string) (int, bool) {
 	return n, err == nil && n > 0
 }
 
-func storeCached(dir string, srcs []source, r *Rules) {
+func storeCached(dir, digest string, r *Rules) {
 	if dir == "" {
 		return
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil || !safeDir(dir) {
 		return
 	}
-	p := cachePath(dir, srcs)
+	p := cachePath(dir, digest)
 	tmp := fmt.Sprintf("%s.tmp-%d", p, os.Getpid())
 	if err := r.rules.Save(tmp); err != nil {
 		os.Remove(tmp)

@@ -81,11 +81,12 @@ func Compile(opts Options) (*Rules, error) {
 	}
 	// A cache hit skips compiling: a rescan of an unchanged tree with
 	// signature-base would otherwise spend most of its time here.
-	if r := loadCached(opts.CacheDir, srcs); r != nil {
+	files, digest := describe(srcs)
+	if r := loadCached(opts.CacheDir, srcs, digest); r != nil {
+		r.Files, r.Digest = files, digest
 		r.srcs, r.cacheDir = srcs, opts.CacheDir
 		return r, nil
 	}
-	all := srcs
 	r := &Rules{}
 	for {
 		rules, bad, err := compileAll(srcs)
@@ -113,11 +114,14 @@ func Compile(opts Options) (*Rules, error) {
 			return nil, errors.New("no YARA rule file compiled")
 		}
 	}
-	r.Files, r.Digest = describe(srcs)
+	if len(r.Skipped) > 0 {
+		files, digest = describe(srcs) // of the files that compiled
+	}
+	r.Files, r.Digest = files, digest
 	r.Count = len(r.rules.GetRules())
 	r.srcs, r.cacheDir = srcs, opts.CacheDir
 	if len(r.Skipped) == 0 {
-		storeCached(opts.CacheDir, all, r)
+		storeCached(opts.CacheDir, digest, r)
 	}
 	return r, nil
 }
@@ -211,7 +215,8 @@ func (r *Rules) buildVariant(c fileClass, all *goyara.Rules) *goyara.Rules {
 	if left == 0 {
 		return all
 	}
-	if cached := loadCached(r.cacheDir, srcs); cached != nil {
+	_, digest := describe(srcs)
+	if cached := loadCached(r.cacheDir, srcs, digest); cached != nil {
 		if rules, err := cached.whole(); err == nil {
 			return rules
 		}
@@ -220,7 +225,7 @@ func (r *Rules) buildVariant(c fileClass, all *goyara.Rules) *goyara.Rules {
 	if err != nil || bad != nil {
 		return all // keep the whole set: slower, same verdicts
 	}
-	storeCached(r.cacheDir, srcs, &Rules{rules: rules})
+	storeCached(r.cacheDir, digest, &Rules{rules: rules})
 	return rules
 }
 

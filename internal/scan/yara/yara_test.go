@@ -257,7 +257,7 @@ func TestCompiledRulesCache(t *testing.T) {
 	}
 	// A cache folder others can write to is never trusted.
 	os.Chmod(cache, 0o777)
-	if loadCached(cache, []source{{ns: "kintsugi"}}) != nil {
+	if loadCached(cache, []source{{ns: "kintsugi"}}, a.Digest) != nil {
 		t.Fatal("loaded from a world-writable cache")
 	}
 	// A corrupt cache entry is dropped and the rules compiled again when
@@ -279,7 +279,7 @@ func TestCompiledRulesCache(t *testing.T) {
 	}
 	// Without its count file, a cached set is loaded at once.
 	os.Remove(entry + countSuffix)
-	if e := loadCached(cache, c.srcs); e == nil || e.rules == nil || e.Count != a.Count {
+	if e := loadCached(cache, c.srcs, c.Digest); e == nil || e.rules == nil || e.Count != a.Count {
 		t.Fatalf("set without a count file: %+v", e)
 	}
 	// Storing a new set removes entries unused for cacheMaxAge; a load
@@ -290,7 +290,7 @@ func TestCompiledRulesCache(t *testing.T) {
 	os.Chtimes(stale, old, old)
 	current := filepath.Join(cache, entries[0].Name())
 	os.Chtimes(current, old, old)
-	if loadCached(cache, c.srcs) == nil {
+	if loadCached(cache, c.srcs, c.Digest) == nil {
 		t.Fatal("cached set not loaded")
 	}
 	dir := t.TempDir()
