@@ -391,16 +391,13 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 		// file it refuses whole is never written (see scan.Tee).
 		var up dest.Upload
 		var createErr error
-		create := func() bool {
-			if up == nil && createErr == nil {
-				up, createErr = m.cfg.Dest.Create(ctx, e.DestKey, e.Temp, ent.Info.Size, meta)
-			}
-			return createErr == nil
-		}
 		var wrote int64
 		res := m.cfg.Engine.Examine(ctx, ent, func(p []byte) error {
-			if !create() {
-				return createErr
+			if up == nil {
+				// an error ends the examination: no second call
+				if up, createErr = m.cfg.Dest.Create(ctx, e.DestKey, e.Temp, ent.Info.Size, meta); createErr != nil {
+					return createErr
+				}
 			}
 			if err := m.lim.wait(ctx, len(p)); err != nil {
 				return err
@@ -410,14 +407,14 @@ func (m *Migrator) copy(ctx context.Context, ent source.Entry, prev *Entry, had 
 			return err
 		})
 		m.screened(res)
-		if createErr == nil && up == nil && res.Verdict == incident.Clean && ctx.Err() == nil && res.TeeErr == nil {
-			create() // nothing was passed on (an empty file): still a copy to make
-		}
 		if createErr != nil {
 			m.cleanup(ctx, e)
 			return m.fail(ctx, e, "cannot write to the destination: "+errReason(createErr))
 		}
 		if up == nil {
+			// nothing was passed on: the file is refused, or the
+			// examination stopped (the engine passes even an empty clean
+			// file on, as an empty piece)
 			up = noUpload{}
 		}
 		setIdentity(e, res.Info)
